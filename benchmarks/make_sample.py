@@ -1,4 +1,4 @@
-"""Rebuild latentedit/data/sample_reviews.tsv from the Shen et al. 2017 Yelp held-out files.
+"""Rebuild latentedit/samples/sample_reviews.tsv from the Shen et al. 2017 Yelp held-out files.
 
 Usage: python benchmarks/make_sample.py [--data DIR] [--out FILE]
 
@@ -37,7 +37,7 @@ def main() -> None:
     default = os.environ.get("LATENTEDIT_DATA") or str(REPO.parent / "shared" / "data")
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=default, help=f"shared data folder (default: {default})")
-    ap.add_argument("--out", default=str(REPO / "latentedit" / "data" / "sample_reviews.tsv"))
+    ap.add_argument("--out", default=str(REPO / "latentedit" / "samples" / "sample_reviews.tsv"))
     args = ap.parse_args()
 
     src = Path(args.data) / "yelp" / "shen2017_heldout"

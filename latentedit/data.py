@@ -18,7 +18,7 @@ from typing import Iterator
 from .errors import DataFormatError, InputError
 
 #: 400 short Yelp sentences (200 negative, 200 positive); columns ``text`` and ``label``.
-SAMPLE_REVIEWS = Path(__file__).with_name("data") / "sample_reviews.tsv"
+SAMPLE_REVIEWS = Path(__file__).with_name("samples") / "sample_reviews.tsv"
 
 _FORMATS = ("txt", "csv", "tsv", "jsonl")
 

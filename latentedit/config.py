@@ -1,0 +1,130 @@
+"""The one configuration object of a Transformer-VAE: backbone, bottleneck and regulariser.
+
+Everything a model needs to be rebuilt is here; it is written to ``config.json`` in a model
+folder and validated both when built in code and when read from disk.
+
+>>> cfg = VAEConfig(vocab_size=512, d_model=64, latent_tokens=2, latent_dim=16)
+>>> cfg.code_size
+32
+>>> VAEConfig.from_dict(cfg.to_dict()) == cfg
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import ConfigError
+
+REGULARIZERS = ("mmd", "kl_free_bits", "kl_mdr", "none")
+MMD_KERNELS = ("imq", "rbf")
+POOLINGS = ("attention", "mean")
+FEED_FORWARDS = ("relu", "gated-gelu")
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Hyperparameters of :class:`latentedit.model.TransformerVAE`.
+
+    Backbone (Hugging Face T5 stacks built from this config, no download):
+        vocab_size, d_model, d_ff, num_heads, d_kv, encoder_layers, decoder_layers, dropout,
+        feed_forward ("relu" as in T5 v1.0 or "gated-gelu" as in T5 v1.1), max_length (tokens per example, end-of-sequence token included).
+    Bottleneck:
+        latent_tokens (K) x latent_dim (dz); the flat code has K*dz numbers.
+        pooling: "attention" (K learned queries attend over the encoder output) or "mean".
+        inject_embeddings: also add a projection of z to every decoder input embedding.
+    Regulariser:
+        "mmd" (MMD to a standard normal; kernel "imq" or "rbf", weight mmd_weight),
+        "kl_free_bits" (KL with a floor of free_bits nats per latent dimension),
+        "kl_mdr" (KL with a minimum desired rate target_rate in nats per example,
+        enforced by a learned Lagrange multiplier), or "none" (plain autoencoder).
+        beta weighs the KL term; word_dropout replaces decoder inputs by <mask> in training.
+    """
+
+    vocab_size: int = 8192
+    d_model: int = 256
+    d_ff: int = 1024
+    num_heads: int = 4
+    d_kv: int = 64
+    encoder_layers: int = 3
+    decoder_layers: int = 3
+    dropout: float = 0.1
+    feed_forward: str = "relu"
+    max_length: int = 48
+    latent_tokens: int = 4
+    latent_dim: int = 64
+    pooling: str = "attention"
+    inject_embeddings: bool = True
+    regularizer: str = "mmd"
+    mmd_kernel: str = "imq"
+    mmd_weight: float = 10.0
+    beta: float = 1.0
+    free_bits: float = 0.5
+    target_rate: float = 16.0
+    word_dropout: float = 0.0
+    pad_token_id: int = 0
+    bos_token_id: int = 1
+    eos_token_id: int = 2
+    mask_token_id: int = 4
+
+    def __post_init__(self) -> None:
+        positive_ints = ("vocab_size", "d_model", "d_ff", "num_heads", "d_kv", "encoder_layers",
+                         "decoder_layers", "max_length", "latent_tokens", "latent_dim")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("pad_token_id", "bos_token_id", "eos_token_id", "mask_token_id"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < self.vocab_size:
+                raise ConfigError(f"{name} must be an integer in [0, vocab_size), got {value!r}")
+        for name in ("dropout", "word_dropout"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0.0 <= value < 1.0:
+                raise ConfigError(f"{name} must be a number in [0, 1), got {value!r}")
+        for name in ("mmd_weight", "beta", "free_bits", "target_rate"):
+            value = getattr(self, name)
+            if not _is_number(value) or value < 0:
+                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
+        _check_choice("regularizer", self.regularizer, REGULARIZERS)
+        _check_choice("mmd_kernel", self.mmd_kernel, MMD_KERNELS)
+        _check_choice("pooling", self.pooling, POOLINGS)
+        _check_choice("feed_forward", self.feed_forward, FEED_FORWARDS)
+        if not isinstance(self.inject_embeddings, bool):
+            raise ConfigError(f"inject_embeddings must be true or false, got {self.inject_embeddings!r}")
+        if self.max_length < 2:
+            raise ConfigError(f"max_length must be at least 2, got {self.max_length}")
+
+    @property
+    def code_size(self) -> int:
+        """Length of the flat latent code (latent_tokens * latent_dim)."""
+        return self.latent_tokens * self.latent_dim
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "VAEConfig":
+        """Build from a dict, refusing unknown keys with the list of known ones."""
+        if not isinstance(values, dict):
+            raise ConfigError(f"a model config must be a mapping, got {type(values).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown model config keys {unknown}; known keys: {sorted(known)}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "VAEConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {list(choices)}, got {value!r}")

@@ -1,0 +1,149 @@
+"""The trainer: config validation, logs and plots, resume after a real kill, multi-process runs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from latentedit import ConfigError, TransformerVAE
+from latentedit.data import SAMPLE_REVIEWS
+from trainers.config import TrainConfig
+from trainers.train import main, train
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = {
+    "data": {"train": str(SAMPLE_REVIEWS), "column": "text", "vocab_size": 300, "valid_fraction": 0.1},
+    "model": {"d_model": 32, "d_ff": 64, "num_heads": 2, "d_kv": 16, "encoder_layers": 1, "decoder_layers": 1,
+              "max_length": 24, "latent_tokens": 2, "latent_dim": 8, "dropout": 0.1, "word_dropout": 0.1},
+    "training": {"batch_size": 16, "steps": 30, "log_every": 5, "eval_every": 15, "eval_examples": 8,
+                 "checkpoint_every": 5, "warmup_steps": 5},
+}
+
+
+def tiny_config(output_dir: Path, **sections) -> TrainConfig:
+    values = {name: {**TINY[name], **sections.get(name, {})} for name in TINY}
+    values["training"]["output_dir"] = str(output_dir)
+    return TrainConfig.from_dict(values)
+
+
+def write_toml(path: Path, config: TrainConfig) -> Path:
+    lines = []
+    for section, values in config.to_dict().items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in values.items() if value is not None]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_training_writes_model_logs_and_plot(tmp_path):
+    final = train(tiny_config(tmp_path / "run"), show_progress=False)
+    model = TransformerVAE.from_pretrained(final)
+    assert model.tokenizer is not None and model.config.vocab_size == model.tokenizer.vocab_size
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert records[0]["event"] == "data" and records[0]["train_examples"] == 360
+    train_steps = [r["step"] for r in records if r.get("split") == "train"]
+    assert train_steps == [5, 10, 15, 20, 25, 30]
+    valid = [r for r in records if r.get("split") == "valid"]
+    assert [r["step"] for r in valid] == [15, 30]
+    assert {"greedy_exact_match", "teacher_forced_accuracy", "rate", "active_units"} <= set(valid[-1])
+    assert (tmp_path / "run" / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    first, last = records[1]["loss"], [r for r in records if r.get("split") == "train"][-1]["loss"]
+    assert last < first  # it learns
+
+
+def test_long_lines_are_truncated_and_counted(tmp_path):
+    data = tmp_path / "long.txt"
+    data.write_text("\n".join(["short line here"] * 40 + ["word " * 200] * 3) + "\n\n")
+    config = tiny_config(tmp_path / "run", data={"train": str(data), "column": None, "valid_fraction": 0.0},
+                         training={"steps": 2, "eval_every": 2, "checkpoint_every": 2})
+    train(config, show_progress=False)
+    stats = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert stats["train_truncated"] == 3 and stats["train_examples"] == 43
+
+
+def test_resume_after_a_real_kill_matches_an_uninterrupted_run(tmp_path):
+    straight = train(tiny_config(tmp_path / "straight"), show_progress=False)
+
+    config = tiny_config(tmp_path / "killed")
+    toml = write_toml(tmp_path / "killed.toml", config)
+    process = subprocess.Popen([sys.executable, "-m", "trainers.train", str(toml), "--no-progress"], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = tmp_path / "killed" / "checkpoint" / "state.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        if state.exists() and json.loads(state.read_text())["step"] >= 10:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = json.loads(state.read_text())["step"]
+    assert killed_at < 30, "the run finished before it could be killed; make it longer"
+
+    resumed = train(config, resume=True, show_progress=False)
+    a, b = load_file(str(straight / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    assert a.keys() == b.keys()
+    for name in a:
+        assert (a[name] == b[name]).all(), name
+
+
+def test_resume_refuses_a_changed_config_and_a_missing_checkpoint(tmp_path):
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        train(tiny_config(tmp_path / "none"), resume=True, show_progress=False)
+    train(tiny_config(tmp_path / "run", training={"steps": 5}), show_progress=False)
+    with pytest.raises(ConfigError, match="latent_dim"):
+        train(tiny_config(tmp_path / "run", model={"latent_dim": 4}), resume=True, show_progress=False)
+    # only the number of steps may change: a run can be extended
+    train(tiny_config(tmp_path / "run", training={"steps": 10}), resume=True, show_progress=False)
+    steps = [json.loads(l).get("step") for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == 10
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.d_model=-4", "d_model must be a positive integer"),
+    ('model.regularizer="vq"', "regularizer must be one of"),
+    ("training.lr=0", "training.lr must be a finite number > 0"),
+    ("training.batch_size=0", "training.batch_size must be an integer >= 1"),
+    ("data.valid_fraction=1.5", "valid_fraction"),
+    ("model.colour=3", "unknown model config keys"),
+])
+def test_bad_config_values_give_clear_errors(tmp_path, capsys, override, message):
+    toml = write_toml(tmp_path / "c.toml", tiny_config(tmp_path / "run"))
+    assert main([str(toml), "--set", override, "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_malformed_data_file_names_file_and_line(tmp_path, capsys):
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"text": "fine"}\n{"text": broken\n')
+    toml = write_toml(tmp_path / "c.toml", tiny_config(tmp_path / "run", data={"train": str(data)}))
+    assert main([str(toml), "--no-progress"]) == 2
+    assert f"{data}:2" in capsys.readouterr().err
+
+
+def test_two_process_run_matches_one_process_loss(tmp_path):
+    """Data parallel on CPU (gloo): same global batch, so the same losses up to z-sampling noise."""
+    sections = {"model": {"regularizer": "kl_free_bits", "dropout": 0.0, "word_dropout": 0.0},
+                "training": {"steps": 10, "checkpoint_every": 10, "eval_every": 10}}
+    single = tiny_config(tmp_path / "one", **sections)
+    train(single, show_progress=False)
+    double = write_toml(tmp_path / "two.toml", tiny_config(tmp_path / "two", **sections))
+    launcher = Path(sys.executable).with_name("accelerate")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "-m", "trainers.train",
+                    str(double), "--no-progress"], cwd=REPO, env=env, check=True, capture_output=True, timeout=300)
+
+    def losses(run):
+        lines = (tmp_path / run / "metrics.jsonl").read_text().splitlines()
+        return [(r["step"], r["loss"], r.get("processes")) for r in map(json.loads, lines) if r.get("split") == "train"]
+
+    records = [json.loads(l) for l in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    assert records[0]["processes"] == 2
+    for (step_a, loss_a, _), (step_b, loss_b, _) in zip(losses("one"), losses("two"), strict=True):
+        assert step_a == step_b
+        assert abs(loss_a - loss_b) / loss_a < 0.02

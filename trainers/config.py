@@ -1,0 +1,155 @@
+"""The training config file: every hyperparameter of a run, in one TOML file.
+
+Sections: ``[data]`` (DataConfig), ``[model]`` (latentedit.VAEConfig; vocab_size comes from the
+tokenizer), ``[training]`` (TrainingConfig). ``--set section.key=value`` overrides on the
+command line.
+
+>>> cfg = TrainConfig.from_dict({"data": {"train": "x.txt"}, "training": {"steps": 10}})
+>>> cfg.training.steps, cfg.model.regularizer
+(10, 'mmd')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from latentedit.config import VAEConfig
+from latentedit.errors import ConfigError
+
+BETA_SCHEDULES = ("constant", "cyclical")
+PRECISIONS = ("no", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    train: str = ""  # text file (one example per line) or CSV/TSV/JSONL with `column`
+    column: str | None = None
+    valid: str = ""  # held-out file; when empty, valid_fraction of `train` is held out
+    valid_fraction: float = 0.05
+    max_examples: int = 0  # 0 = all
+    vocab_size: int = 8192  # of the byte-level BPE trained on the training split
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.train, str) or not self.train:
+            raise ConfigError("data.train must name a training file")
+        if not 0.0 <= self.valid_fraction < 1.0:
+            raise ConfigError(f"data.valid_fraction must be in [0, 1), got {self.valid_fraction!r}")
+        _check_int("data.max_examples", self.max_examples, minimum=0)
+        _check_int("data.vocab_size", self.vocab_size, minimum=300)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    output_dir: str = "runs/latentedit"
+    seed: int = 0
+    batch_size: int = 64  # global batch, split evenly across processes
+    steps: int = 1000
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1  # cosine decay to lr * min_lr_ratio
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    mdr_lr: float = 0.01  # learning rate of the minimum-desired-rate multiplier
+    beta_schedule: str = "constant"
+    beta_cycles: int = 4
+    beta_ratio: float = 0.5
+    mixed_precision: str = "no"
+    length_bucketing: bool = True
+    log_every: int = 10
+    eval_every: int = 200
+    eval_examples: int = 500
+    checkpoint_every: int = 200
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "steps", "log_every", "eval_every", "eval_examples", "checkpoint_every", "beta_cycles"):
+            _check_int(f"training.{name}", getattr(self, name), minimum=1)
+        _check_int("training.warmup_steps", self.warmup_steps, minimum=0)
+        _check_int("training.seed", self.seed, minimum=0)
+        for name in ("lr", "mdr_lr"):
+            _check_number(f"training.{name}", getattr(self, name), positive=True)
+        for name in ("weight_decay", "grad_clip", "min_lr_ratio", "beta_ratio"):
+            _check_number(f"training.{name}", getattr(self, name))
+        if self.beta_schedule not in BETA_SCHEDULES:
+            raise ConfigError(f"training.beta_schedule must be one of {list(BETA_SCHEDULES)}, got {self.beta_schedule!r}")
+        if self.mixed_precision not in PRECISIONS:
+            raise ConfigError(f"training.mixed_precision must be one of {list(PRECISIONS)}, got {self.mixed_precision!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: DataConfig
+    model: VAEConfig = field(default_factory=VAEConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        unknown = sorted(set(values) - {"data", "model", "training"})
+        if unknown:
+            raise ConfigError(f"unknown config sections {unknown}; use [data], [model] and [training]")
+        return cls(
+            data=_build(DataConfig, values.get("data", {}), "data"),
+            model=VAEConfig.from_dict(values.get("model", {})),
+            training=_build(TrainingConfig, values.get("training", {}), "training"),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: list[str] = ()) -> "TrainConfig":
+        """Read a TOML config and apply ``section.key=value`` overrides (values parsed as TOML)."""
+        path = Path(path)
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path} is not valid TOML: {error}") from None
+        for override in overrides:
+            key, sep, raw = override.partition("=")
+            section, dot, name = key.strip().partition(".")
+            if not sep or not dot:
+                raise ConfigError(f"override {override!r} must look like section.key=value")
+            try:
+                value = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = raw  # a bare word: take it as a string
+            values.setdefault(section, {})[name] = value
+        return cls.from_dict(values)
+
+    def replace_section(self, section: str, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **changes)})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data": dataclasses.asdict(self.data), "model": self.model.to_dict(),
+                "training": dataclasses.asdict(self.training)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def _build(cls, values: dict[str, Any], section: str):
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{section}] must be a table")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown keys {unknown} in [{section}]; known keys: {sorted(known)}")
+    try:
+        return cls(**values)
+    except TypeError as error:
+        raise ConfigError(f"[{section}]: {error}") from None
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_number(name: str, value: Any, positive: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):
+        raise ConfigError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
