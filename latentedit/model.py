@@ -239,6 +239,38 @@ class TransformerVAE(nn.Module):
             )
         self.load_state_dict(tensors, strict=False)
 
+    def load_t5_backbone(self, folder: str | Path) -> list[str]:
+        """Initialise the encoder and decoder stacks from a local Hugging Face T5 folder.
+
+        Reads ``model.safetensors`` only (never a pickle). Block and final-norm weights must
+        match this config's backbone (d_model, d_ff, d_kv, heads, layers, feed_forward); the
+        embedding table is copied too when the vocabulary sizes agree (a latentedit tokenizer
+        usually differs from T5's, so it is usually trained afresh). Returns the copied names.
+        """
+        from safetensors.torch import load_file
+
+        from .errors import ModelFolderError
+
+        weights = Path(folder) / "model.safetensors"
+        if not weights.is_file():
+            raise ModelFolderError(f"{folder} has no model.safetensors; only safetensors T5 checkpoints are read")
+        source = load_file(str(weights))
+        own = self.state_dict()
+        stacks = ("encoder.block.", "encoder.final_layer_norm.", "decoder.block.", "decoder.final_layer_norm.")
+        wanted = [n for n in own if n.startswith(stacks)]
+        missing = [n for n in wanted if n not in source]
+        wrong = [n for n in wanted if n in source and source[n].shape != own[n].shape]
+        if missing or wrong:
+            raise ModelFolderError(
+                f"{weights} does not fit this backbone: missing {missing[:3]}, wrong shapes {wrong[:3]}; "
+                "set d_model, d_ff, d_kv, num_heads, layers and feed_forward to the T5 checkpoint's values"
+            )
+        copied = {n: source[n] for n in wanted}
+        if "shared.weight" in source and source["shared.weight"].shape == own["shared.weight"].shape:
+            copied["shared.weight"] = source["shared.weight"]
+        self.load_state_dict(copied, strict=False)
+        return sorted(copied)
+
     # -- model folder -------------------------------------------------------------------------
 
     def save_pretrained(self, folder: str | Path) -> None:

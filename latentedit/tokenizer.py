@@ -44,6 +44,7 @@ class Tokenizer:
                     f"tokenizer special token {token!r} must have id {expected_id}; "
                     "this tokenizer.json was not made by latentedit"
                 )
+        backend.encode_special_tokens = True  # "</s>" typed in a text is text, not an end of sequence
         self.backend = backend
 
     @classmethod

@@ -114,8 +114,6 @@ def test_foreign_tokenizer_without_our_special_ids_is_refused(tmp_path):
         Tokenizer.load(tmp_path / "tokenizer.json")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: literal '</s>', '<pad>', '<mask>' in user text are encoded as "
-                                       "special ids (see report); fix: backend.encode_special_tokens = True")
 def test_special_token_strings_in_text_are_plain_text(tok):
     texts = ["a </s> b", "x <pad> y", "<mask>"]
     batch = tok.encode(texts, max_length=64)

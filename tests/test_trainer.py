@@ -147,3 +147,27 @@ def test_two_process_run_matches_one_process_loss(tmp_path):
     for (step_a, loss_a, _), (step_b, loss_b, _) in zip(losses("one"), losses("two"), strict=True):
         assert step_a == step_b
         assert abs(loss_a - loss_b) / loss_a < 0.02
+
+
+def test_backbone_initialised_from_a_local_t5_folder(tmp_path):
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from latentedit import ModelFolderError, VAEConfig
+
+    config = VAEConfig(vocab_size=300, d_model=32, d_ff=64, num_heads=2, d_kv=16, encoder_layers=2,
+                       decoder_layers=1, latent_tokens=2, latent_dim=8)
+    t5 = T5ForConditionalGeneration(T5Config(vocab_size=500, d_model=32, d_ff=64, num_heads=2, d_kv=16,
+                                             num_layers=2, num_decoder_layers=1))
+    t5.save_pretrained(tmp_path / "t5")
+    model = TransformerVAE(config)
+    copied = model.load_t5_backbone(tmp_path / "t5")
+    source = t5.state_dict()
+    assert "shared.weight" not in copied  # vocabularies differ: embeddings stay ours
+    assert len(copied) > 10
+    for name in copied:
+        assert (model.state_dict()[name] == source[name]).all(), name
+    with pytest.raises(ModelFolderError, match="does not fit this backbone"):
+        TransformerVAE(config.replace(d_ff=128)).load_t5_backbone(tmp_path / "t5")
+    (tmp_path / "t5" / "model.safetensors").unlink()
+    with pytest.raises(ModelFolderError, match="only safetensors"):
+        model.load_t5_backbone(tmp_path / "t5")

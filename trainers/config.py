@@ -47,6 +47,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class TrainingConfig:
     output_dir: str = "runs/latentedit"
+    init_t5: str = ""  # optional local Hugging Face T5 folder whose encoder/decoder stacks start the model
     seed: int = 0
     batch_size: int = 64  # global batch, split evenly across processes
     steps: int = 1000

@@ -198,6 +198,9 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
     tokenizer, corpus, stats = load_corpus(config, out / "tokenizer.json", accelerator)
     model = TransformerVAE(config.model.replace(vocab_size=tokenizer.vocab_size))
     model.tokenizer = tokenizer
+    if config.training.init_t5 and not resume:
+        copied = model.load_t5_backbone(config.training.init_t5)
+        accelerator.print(f"initialised {len(copied)} tensors from the T5 checkpoint in {config.training.init_t5}")
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=t.lr)
     start = 0
     if resume:
