@@ -3,8 +3,8 @@
 __version__ = "0.1.0"
 
 from .config import VAEConfig  # noqa: E402
-from .errors import ConfigError, DataFormatError, InputError, LatentEditError, ModelFolderError  # noqa: E402
 from .editor import LatentEditor  # noqa: E402
+from .errors import ConfigError, DataFormatError, InputError, LatentEditError, ModelFolderError  # noqa: E402
 from .model import TransformerVAE, VAEOutput  # noqa: E402
 from .tokenizer import Tokenizer  # noqa: E402
 

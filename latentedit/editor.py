@@ -11,6 +11,7 @@ text -> tokens -> posterior mean code (flat, K*dz) -> edit -> greedy decode -> t
 
 from __future__ import annotations
 
+import difflib
 import math
 import warnings
 from dataclasses import dataclass
@@ -19,8 +20,14 @@ from typing import Sequence
 
 import torch
 
+from .directions import Direction, learn_direction, load_direction, property_direction, save_direction
 from .errors import InputError, ModelFolderError
+from .heads import PropertyHead, check_name, fit_head, load_head, save_head
 from .model import TransformerVAE
+from .model_folder import save_model
+from .results import EditResult
+from .search import adam_search, random_search
+from .targets import parse_targets, total_loss
 
 BUILTIN_MODELS = Path(__file__).parent / "models"  # built-in names resolve to folders here
 
@@ -37,22 +44,42 @@ class InterpolationPoint:
 class LatentEditor:
     """Encode, decode and edit texts through a trained Transformer-VAE."""
 
-    def __init__(self, model: TransformerVAE, batch_size: int = 256):
+    def __init__(self, model: TransformerVAE, heads: dict[str, PropertyHead] | None = None,
+                 directions: dict[str, Direction] | None = None, batch_size: int = 256, quiet: bool = False):
         if model.tokenizer is None:
             raise ModelFolderError("the model has no tokenizer; load it from a model folder with tokenizer.json")
         self.model = model.eval()
         self.tokenizer = model.tokenizer
+        self.heads: dict[str, PropertyHead] = dict(heads or {})
+        self.directions: dict[str, Direction] = dict(directions or {})
         self.batch_size = batch_size
+        self.quiet = quiet
 
     # -- loading ---------------------------------------------------------------------------------
 
     @classmethod
     def load(cls, name_or_path: str | Path, device: str | torch.device = "cpu") -> "LatentEditor":
         """Load a model folder, or a built-in model by name (see :func:`builtin_models`)."""
-        return cls(TransformerVAE.from_pretrained(resolve_model(name_or_path), device=device))
+        folder = resolve_model(name_or_path)
+        model = TransformerVAE.from_pretrained(folder, device=device)
+        code_size = model.config.code_size
+        heads = {p.name: load_head(p, code_size) for p in sorted((folder / "heads").glob("*")) if p.is_dir()}
+        directions = {p.stem: load_direction(folder / "directions", p.stem, code_size)
+                      for p in sorted((folder / "directions").glob("*.json"))}
+        return cls(model, heads, directions)
 
     def save(self, path: str | Path) -> None:
-        self.model.save_pretrained(path)
+        """Write the model with its heads and directions to a folder, atomically."""
+
+        def write_edits(staging: Path) -> None:
+            for name, head in self.heads.items():
+                save_head(head, staging / "heads" / name)
+            for direction in self.directions.values():
+                save_direction(direction, staging / "directions")
+            (staging / "heads").mkdir(exist_ok=True)
+            (staging / "directions").mkdir(exist_ok=True)
+
+        save_model(self.model, path, write_extra=write_edits)
 
     def to(self, device: str | torch.device) -> "LatentEditor":
         self.model.to(device)
@@ -97,6 +124,7 @@ class LatentEditor:
                              f"(N, {self.model.config.code_size})")
         texts = []
         for start in range(0, codes.shape[0], self.batch_size):
+            options.setdefault("max_length", self.model.config.max_length - 1)  # room for </s> on re-encoding
             ids = self.model.generate(codes[start : start + self.batch_size].to(self.device), method, **options)
             texts.extend(self.tokenizer.decode(ids.cpu()))
         return texts[0] if single else texts
@@ -125,6 +153,259 @@ class LatentEditor:
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         codes = torch.randn(n, self.model.config.code_size, generator=generator) * temperature
         return self.decode(codes)
+
+    # -- heads -----------------------------------------------------------------------------------
+
+    def fit_head(self, name: str, texts: Sequence[str], values: Sequence[float] | None = None,
+                 labels: Sequence | None = None, kind: str | None = None, hidden: int = 0,
+                 description: str = "", seed: int = 0) -> dict:
+        """Fit a property head on the codes of ``texts`` and keep it (``save`` writes it).
+
+        Returns and prints the held-out metric (R2 for regression, accuracy for classification).
+        """
+        _, texts = _as_list(texts)
+        head = fit_head(name, self.encode(texts), values=values, labels=labels, kind=kind, hidden=hidden,
+                        seed=seed, description=description)
+        self.heads[name] = head
+        c = head.config
+        report = {"head": name, "kind": c.kind, c.metric_name: c.metric_value,
+                  "train_examples": c.train_examples, "heldout_examples": c.heldout_examples}
+        self._say(f"head {name!r} ({c.kind}): held-out {c.metric_name} {c.metric_value:.3f} "
+                  f"on {c.heldout_examples} texts, fitted on {c.train_examples + c.heldout_examples}")
+        return report
+
+    def score(self, texts: str | Sequence[str], heads: Sequence[str] | None = None) -> dict:
+        """Each head's prediction for each text: {head: value} for one text, {head: [values]} for a list."""
+        single, texts = _as_list(texts)
+        scores = self._score_codes(self.encode(texts), heads)
+        return {k: v[0] for k, v in scores.items()} if single else scores
+
+    def _score_codes(self, codes: torch.Tensor, heads: Sequence[str] | None = None) -> dict[str, list]:
+        names = list(self.heads) if heads is None else list(heads)
+        for name in names:
+            self._head(name)
+        return {name: [round(v, 4) if isinstance(v, float) else v for v in self.heads[name].predict(codes)]
+                for name in names}
+
+    def _head(self, name: str) -> PropertyHead:
+        if name not in self.heads:
+            raise InputError(f"unknown head {name!r}; available heads: {sorted(self.heads) or 'none'}")
+        return self.heads[name]
+
+    # -- directions ------------------------------------------------------------------------------
+
+    def learn_direction(self, name: str, positive_texts: Sequence[str] | None = None,
+                        negative_texts: Sequence[str] | None = None, method: str = "mean",
+                        texts: Sequence[str] | None = None, values: Sequence[float] | None = None,
+                        head: str = "", target: str = "", description: str = "") -> Direction:
+        """Learn a direction from two sets of texts (method "mean" or "probe"), or from
+        ``texts`` with numeric ``values`` (the ridge direction of the property). ``head`` and
+        ``target`` name the head verdict that ``strength="auto"`` shifts aim for."""
+        check_name(name, "direction name")
+        if head:
+            self._head(head)
+        if values is not None:
+            _, texts = _as_list(texts or [])
+            direction = property_direction(name, self.encode(texts), torch.as_tensor(values, dtype=torch.float32),
+                                           description=description)
+        else:
+            if positive_texts is None or negative_texts is None:
+                raise InputError("give positive_texts and negative_texts, or texts with values")
+            _, positive_texts = _as_list(positive_texts)
+            _, negative_texts = _as_list(negative_texts)
+            direction = learn_direction(name, self.encode(positive_texts), self.encode(negative_texts), method,
+                                        description=description)
+        direction.head, direction.target = head, str(target)
+        self.directions[name] = direction
+        return direction
+
+    def describe_directions(self) -> list[dict]:
+        return [d.describe() for d in self.directions.values()]
+
+    def _direction(self, name: str) -> Direction:
+        if name not in self.directions:
+            raise InputError(f"unknown direction {name!r}; available directions: {sorted(self.directions) or 'none'}")
+        return self.directions[name]
+
+    # -- edits -----------------------------------------------------------------------------------
+
+    def shift(self, texts: str | Sequence[str], direction: str, strength: float | str = 1.0,
+              max_strength: float = 4.0, grid: int = 8) -> EditResult | list[EditResult]:
+        """Move each text's code along a direction: z + strength * vector, then decode.
+
+        Negative strength moves the other way; 0 gives the reconstruction. ``strength="auto"``
+        tries ``grid`` strengths up to ``max_strength`` and keeps, per text, the smallest whose
+        decoded text the direction's head (re-encoding it) scores as the direction's target;
+        ``max_strength`` when none does.
+        """
+        single, texts = _as_list(texts)
+        results = []
+        for batch in self._batches(texts, f"shift {direction}"):
+            results.extend(self.shift_codes(self.encode(batch), batch, direction, strength, max_strength, grid))
+        return results[0] if single else results
+
+    def shift_codes(self, codes: torch.Tensor, source_texts: list[str], direction: str, strength: float | str = 1.0,
+                    max_strength: float = 4.0, grid: int = 8) -> list[EditResult]:
+        vector = self._direction(direction).vector
+        if strength == "auto":
+            return self._auto_shift(codes, source_texts, direction, max_strength, grid)
+        strength = _finite(strength, "strength")
+        shifted = codes + strength * vector
+        texts = self.decode(shifted)
+        return self._results(codes, source_texts, shifted, texts, "shift", strengths=[strength] * len(texts))
+
+    def _auto_shift(self, codes, source_texts, direction_name, max_strength, grid) -> list[EditResult]:
+        direction = self._direction(direction_name)
+        if not direction.head:
+            raise InputError(f"direction {direction_name!r} has no head to judge arrival; learn it with head= and "
+                             "target=, or give a numeric strength")
+        max_strength = _finite(max_strength, "max_strength")
+        target = parse_targets({direction.head: direction.target}, self.heads)[0]
+        strengths = torch.linspace(max_strength / grid, max_strength, grid)  # (G,)
+        n, dim = codes.shape
+        candidates = codes.unsqueeze(1) + strengths.view(1, -1, 1) * direction.vector  # (N, G, D)
+        texts = self.decode(candidates.reshape(-1, dim))
+        recoded = self.encode(texts)
+        with torch.no_grad():
+            if target.head.config.kind == "classification":
+                arrived = target.reached(recoded).view(n, grid)
+            else:  # a regression head "arrives" once it predicts more (or less) than at the start
+                sign = -1.0 if target.goal == "min" else 1.0
+                arrived = (sign * (target.head(recoded).view(n, grid) - target.head(codes).unsqueeze(1)) > 0)
+        chosen = torch.where(arrived.any(1), arrived.float().argmax(1), torch.full((n,), grid - 1))
+        rows = torch.arange(n)
+        picked = candidates[rows, chosen]
+        picked_texts = [texts[i * grid + int(c)] for i, c in enumerate(chosen)]
+        trajectories = [[{"strength": round(float(strengths[g]), 4), "text": texts[i * grid + g],
+                          "arrived": bool(arrived[i, g])} for g in range(grid)] for i in range(n)]
+        return self._results(codes, source_texts, picked, picked_texts, "shift",
+                             strengths=[float(strengths[c]) for c in chosen], trajectories=trajectories,
+                             recoded=recoded.view(n, grid, dim)[rows, chosen])
+
+    def optimize(self, texts: str | Sequence[str], target: dict, weights: dict | None = None,
+                 method: str = "adam", steps: int = 50, lr: float = 0.05, proximity: float = 1.0,
+                 prior: float = 0.1, candidates: int = 6, max_distance: float | None = None,
+                 min_similarity: float | None = None, seed: int = 0) -> EditResult | list[EditResult]:
+        """Search the latent space for an edit that moves the heads toward ``target``.
+
+        target: {head: number | "max" | "min" | label}; weights: {head: weight}.
+        method "adam" follows the gradient of target loss + proximity * ||z - z0||^2 / D +
+        prior * ||z||^2 / 2D; "random" is a gradient-free trust-region random search. Along the
+        path, ``candidates`` codes (and the start) are decoded; each decoded text is re-encoded and
+        re-scored by the heads, and the text with the lowest target loss that is within
+        ``max_distance`` (L2 between codes) and ``min_similarity`` (word overlap with the source,
+        0..1) is returned. The same seed gives the same result.
+        """
+        single, texts = _as_list(texts)
+        results = []
+        for batch in self._batches(texts, "optimize"):
+            results.extend(self.optimize_codes(self.encode(batch), batch, target, weights, method, steps, lr,
+                                               proximity, prior, candidates, max_distance, min_similarity, seed))
+        return results[0] if single else results
+
+    def optimize_codes(self, codes: torch.Tensor, source_texts: list[str], target: dict, weights: dict | None = None,
+                       method: str = "adam", steps: int = 50, lr: float = 0.05, proximity: float = 1.0,
+                       prior: float = 0.1, candidates: int = 6, max_distance: float | None = None,
+                       min_similarity: float | None = None, seed: int = 0) -> list[EditResult]:
+        targets = parse_targets(target, self.heads, weights)
+        for name, value in (("steps", steps), ("candidates", candidates)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        lr, proximity, prior = _finite(lr, "lr"), _finite(proximity, "proximity"), _finite(prior, "prior")
+        if lr <= 0 or proximity < 0 or prior < 0:
+            raise InputError("lr must be > 0; proximity and prior must be >= 0")
+        if max_distance is not None and _finite(max_distance, "max_distance") < 0:
+            raise InputError("max_distance must be >= 0")
+        if min_similarity is not None and not 0 <= _finite(min_similarity, "min_similarity") <= 1:
+            raise InputError("min_similarity must be between 0 and 1")
+        objective = lambda z: total_loss(targets, z)  # noqa: E731
+        if method == "adam":
+            path = adam_search(codes, objective, steps, lr, proximity, prior)
+        elif method == "random":
+            generator = torch.Generator().manual_seed(seed)
+            path = random_search(codes, objective, steps, proximity=proximity, prior=prior, generator=generator)
+        else:
+            raise InputError(f"method must be 'adam' or 'random', got {method!r}")
+        picks = sorted({0, *torch.linspace(1, steps, min(candidates, steps)).round().long().tolist()})
+        n, dim = codes.shape
+        tried = path[picks].transpose(0, 1)  # (N, C, D)
+        texts = self.decode(tried.reshape(-1, dim))
+        recoded = self.encode(texts)
+        with torch.no_grad():
+            losses = total_loss(targets, recoded).view(n, len(picks))
+        distances = (recoded.view(n, len(picks), dim) - codes.unsqueeze(1)).norm(dim=-1)
+        chosen, trajectories = [], []
+        for i in range(n):
+            rows = []
+            for c, step in enumerate(picks):
+                text = texts[i * len(picks) + c]
+                similarity = word_similarity(source_texts[i], text)
+                allowed = ((max_distance is None or float(distances[i, c]) <= max_distance)
+                           and (min_similarity is None or similarity >= min_similarity))
+                rows.append({"step": step, "text": text, "loss": round(float(losses[i, c]), 4),
+                             "distance": round(float(distances[i, c]), 4), "similarity": round(similarity, 4),
+                             "allowed": allowed})
+            allowed = [c for c, row in enumerate(rows) if row["allowed"] and c > 0] or [0]
+            chosen.append(min(allowed, key=lambda c: (rows[c]["loss"], rows[c]["distance"])))
+            trajectories.append(rows)
+        rows_index = torch.arange(n)
+        chosen_t = torch.tensor(chosen)
+        return self._results(codes, source_texts, tried[rows_index, chosen_t],
+                             [texts[i * len(picks) + c] for i, c in enumerate(chosen)], "optimize",
+                             trajectories=trajectories, recoded=recoded.view(n, len(picks), dim)[rows_index, chosen_t])
+
+    def neighbors(self, text: str, n: int = 5, radius: float = 0.5, seed: int = 0) -> list[EditResult]:
+        """Decode ``n`` random codes at distance ``radius`` x (the code's RMS size x sqrt(D)) around a text."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise InputError(f"n must be a positive integer, got {n!r}")
+        radius = _finite(radius, "radius")
+        code = self.encode(text).unsqueeze(0)
+        generator = torch.Generator().manual_seed(seed)
+        noise = torch.randn(n, code.shape[1], generator=generator)
+        noise = noise / noise.norm(dim=-1, keepdim=True) * code.norm() * radius
+        codes = code + noise
+        return self._results(code.expand(n, -1), [text] * n, codes, self.decode(codes), "neighbor")
+
+    # -- shared ----------------------------------------------------------------------------------
+
+    def _results(self, sources: torch.Tensor, source_texts: list[str], codes: torch.Tensor, texts: list[str],
+                 operation: str, strengths: list[float] | None = None, trajectories: list[list] | None = None,
+                 recoded: torch.Tensor | None = None) -> list[EditResult]:
+        """Package outputs; scores come from re-encoding the decoded texts."""
+        recoded = self.encode(texts) if recoded is None else recoded
+        new_scores = self._score_codes(recoded) if self.heads else {}
+        old_scores = self._score_codes(sources) if self.heads else {}
+        return [
+            EditResult(
+                text=texts[i], source_text=source_texts[i], latent=codes[i].detach().clone(),
+                source_latent=sources[i].detach().clone(), operation=operation,
+                scores={k: v[i] for k, v in new_scores.items()}, source_scores={k: v[i] for k, v in old_scores.items()},
+                trajectory=trajectories[i] if trajectories else [],
+                strength=strengths[i] if strengths else None,
+                distance=float((recoded[i] - sources[i]).norm()), similarity=word_similarity(source_texts[i], texts[i]),
+                editor=self,
+            )
+            for i in range(len(texts))
+        ]
+
+    def _batches(self, texts: list[str], description: str):
+        """Yield batches; a progress bar (on stderr) when there is more than one."""
+        if len(texts) <= self.batch_size or self.quiet:
+            for start in range(0, len(texts), self.batch_size):
+                yield texts[start : start + self.batch_size]
+            return
+        from rich.console import Console
+        from rich.progress import track
+
+        starts = range(0, len(texts), self.batch_size)
+        for start in track(starts, description=description, console=Console(stderr=True), transient=True):
+            yield texts[start : start + self.batch_size]
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            from rich.console import Console
+
+            Console(stderr=True).print(message)
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -176,3 +457,14 @@ def _as_list(texts: str | Sequence[str]) -> tuple[bool, list[str]]:
         if not text.strip():
             raise InputError(f"text {index} is empty or whitespace; give at least one visible character")
     return single, list(items)
+
+
+def word_similarity(a: str, b: str) -> float:
+    """Word-level similarity in [0, 1] (difflib ratio over whitespace tokens)."""
+    return difflib.SequenceMatcher(a=a.split(), b=b.split(), autojunk=False).ratio()
+
+
+def _finite(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"{name} must be a finite number, got {value!r}")
+    return float(value)

@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import transformers
@@ -43,16 +43,19 @@ FORMAT_VERSION = 1
 UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
-def save_model(model, folder: str | Path) -> None:
+def save_model(model, folder: str | Path, write_extra: Callable[[Path], None] | None = None) -> None:
     """Write the model (and ``model.tokenizer`` when set) to ``folder``, atomically.
 
-    Anything else already in the folder (heads, directions, a model card) is carried over.
+    ``write_extra(staging)`` may add files and folders (heads/, directions/), which replace their
+    old versions; anything else already in the folder (a model card) is carried over.
     """
     folder = Path(folder)
     with atomic_folder(folder) as staging:
+        if write_extra is not None:
+            write_extra(staging)
         if folder.is_dir():
             for item in folder.iterdir():
-                if item.name not in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE):
+                if item.name not in (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_FILE) and not (staging / item.name).exists():
                     copy = shutil.copytree if item.is_dir() else shutil.copy2
                     copy(item, staging / item.name)
         header = {

@@ -14,10 +14,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from latentedit.config import VAEConfig
 from latentedit.errors import ConfigError

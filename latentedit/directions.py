@@ -1,0 +1,106 @@
+"""Semantic directions in the flat latent space: z' = z + strength * vector.
+
+Learned from two sets of codes (``"mean"``: the difference of their means; ``"probe"``: the
+normal of a logistic-regression probe, scaled so that strength 1 moves the average negative
+code as far along it as the mean difference does) or from a numeric property (the ridge
+regression direction, scaled to move one standard deviation of the property).
+Saved in the model folder as ``directions/<name>.safetensors`` + ``directions/<name>.json``.
+
+>>> import torch
+>>> neg, pos = torch.randn(50, 4), torch.randn(50, 4) + torch.tensor([2.0, 0, 0, 0])
+>>> d = learn_direction("x", pos, neg)
+>>> round(float(d.vector[0]), 0)
+2.0
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .errors import InputError, ModelFolderError
+from .heads import check_name
+
+METHODS = ("mean", "probe", "property")
+
+
+@dataclass
+class Direction:
+    name: str
+    vector: torch.Tensor  # (D,): strength 1 adds this to a code
+    method: str
+    positive_examples: int = 0
+    negative_examples: int = 0
+    description: str = ""
+    head: str = ""  # a head whose verdict tells when a shift has arrived (for strength="auto")
+    target: str = ""  # the head's label (or "max"/"min") this direction moves towards
+
+    def describe(self) -> dict:
+        return {"name": self.name, "method": self.method, "norm": round(float(self.vector.norm()), 4),
+                "positive_examples": self.positive_examples, "negative_examples": self.negative_examples,
+                "description": self.description, "head": self.head, "target": self.target}
+
+
+def learn_direction(name: str, positive: torch.Tensor, negative: torch.Tensor, method: str = "mean",
+                    description: str = "") -> Direction:
+    """A direction pointing from the ``negative`` codes (N, D) towards the ``positive`` codes (M, D)."""
+    check_name(name, "direction name")
+    if method not in ("mean", "probe"):
+        raise InputError(f"method must be 'mean' or 'probe' for two sets of texts, got {method!r}")
+    positive, negative = torch.as_tensor(positive, dtype=torch.float32), torch.as_tensor(negative, dtype=torch.float32)
+    if len(positive) < 2 or len(negative) < 2:
+        raise InputError("need at least two positive and two negative texts to learn a direction")
+    difference = positive.mean(0) - negative.mean(0)  # (D,)
+    if method == "mean":
+        vector = difference
+    else:
+        from sklearn.linear_model import LogisticRegression
+
+        x = torch.cat([positive, negative]).numpy()
+        y = [1] * len(positive) + [0] * len(negative)
+        normal = torch.tensor(LogisticRegression(max_iter=2000).fit(x, y).coef_[0], dtype=torch.float32)
+        unit = normal / normal.norm().clamp(min=1e-12)
+        vector = unit * torch.dot(difference, unit)  # same progress along the normal as the mean shift
+    return Direction(name, vector, method, len(positive), len(negative), description)
+
+
+def property_direction(name: str, codes: torch.Tensor, values: torch.Tensor, alpha: float = 1.0,
+                       description: str = "") -> Direction:
+    """The ridge-regression direction of a numeric property; strength 1 = +1 standard deviation."""
+    check_name(name, "direction name")
+    codes = torch.as_tensor(codes, dtype=torch.float32)
+    values = torch.as_tensor(values, dtype=torch.float32).flatten()
+    if len(codes) < 4 or len(values) != len(codes) or not torch.isfinite(values).all():
+        raise InputError("need at least 4 texts with one finite value each to learn a property direction")
+    from sklearn.linear_model import Ridge
+
+    weights = torch.tensor(Ridge(alpha=alpha).fit(codes.numpy(), values.numpy()).coef_, dtype=torch.float32)
+    if weights.norm() < 1e-12:
+        raise InputError("the property does not vary linearly with the codes: no direction found")
+    # moving by vector changes the predicted value by std: w . v = std with v parallel to w
+    vector = weights * float(values.std()) / weights.pow(2).sum()
+    return Direction(name, vector, "property", len(codes), 0, description)
+
+
+def save_direction(direction: Direction, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({"vector": direction.vector.detach().cpu().contiguous()}, str(folder / f"{direction.name}.safetensors"))
+    meta = {k: v for k, v in asdict(direction).items() if k != "vector"}
+    (folder / f"{direction.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def load_direction(folder: Path, name: str, code_size: int) -> Direction:
+    check_name(name, "direction name")
+    try:
+        meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+        vector = load_file(str(folder / f"{name}.safetensors"))["vector"]
+        direction = Direction(**{**meta, "vector": vector})
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        raise ModelFolderError(f"cannot read direction {name!r} in {folder}: {error}") from None
+    if direction.vector.shape != (code_size,) or not torch.isfinite(direction.vector).all():
+        raise ModelFolderError(f"direction {name!r} has shape {tuple(direction.vector.shape)}, the model's codes ({code_size},)")
+    return direction

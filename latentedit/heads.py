@@ -1,0 +1,225 @@
+"""Property heads: small models on flat latent codes that predict a property of the text.
+
+A head is a linear layer or a one-hidden-layer MLP, for regression (a number) or
+classification (one of several labels). It is fitted on the codes of labelled texts, reports its
+held-out R2 or accuracy, and is saved in the model folder as ``heads/<name>/``.
+
+>>> import torch
+>>> codes = torch.randn(200, 8)
+>>> head = fit_head("x0", codes, values=codes[:, 0] * 3 + 1, seed=0)
+>>> head.config.metric_name, head.config.metric_value > 0.9
+('r2', True)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .errors import InputError, ModelFolderError
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_name(name: object, what: str = "name") -> str:
+    """Head and direction names become folder/file names: refuse anything that could escape."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name) or ".." in name:
+        raise InputError(f"{what} {name!r} is not allowed: use 1-64 letters, digits, '_', '-' or '.', "
+                         "starting with a letter or digit (no paths)")
+    return name
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    name: str
+    kind: str  # "regression" | "classification"
+    code_size: int
+    hidden: int = 0  # 0 = linear head
+    labels: tuple[str, ...] = ()  # classification: label of each output
+    value_mean: float = 0.0  # regression targets are standardised for training
+    value_std: float = 1.0
+    metric_name: str = ""  # "r2" or "accuracy", on the held-out part
+    metric_value: float = float("nan")
+    train_examples: int = 0
+    heldout_examples: int = 0
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "head name")
+        if self.kind not in ("regression", "classification"):
+            raise ModelFolderError(f"head {self.name}: kind must be 'regression' or 'classification', got {self.kind!r}")
+        if self.kind == "classification" and len(self.labels) < 2:
+            raise ModelFolderError(f"head {self.name}: a classification head needs at least two labels")
+        if not isinstance(self.code_size, int) or self.code_size <= 0 or not isinstance(self.hidden, int) or self.hidden < 0:
+            raise ModelFolderError(f"head {self.name}: code_size must be > 0 and hidden >= 0")
+        if not (math.isfinite(self.value_std) and self.value_std > 0 and math.isfinite(self.value_mean)):
+            raise ModelFolderError(f"head {self.name}: value_mean and value_std must be finite, value_std > 0")
+
+
+class PropertyHead(nn.Module):
+    """codes (N, D) -> predictions: values (N,) for regression, logits (N, C) for classification."""
+
+    def __init__(self, config: HeadConfig):
+        super().__init__()
+        self.config = config
+        outputs = len(config.labels) if config.kind == "classification" else 1
+        if config.hidden:
+            self.net = nn.Sequential(nn.Linear(config.code_size, config.hidden), nn.GELU(),
+                                     nn.Linear(config.hidden, outputs))
+        else:
+            self.net = nn.Linear(config.code_size, outputs)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        out = self.net(codes)
+        if self.config.kind == "regression":
+            return out.squeeze(-1) * self.config.value_std + self.config.value_mean  # (N,)
+        return out  # (N, C)
+
+    def label_index(self, label: str) -> int:
+        if label not in self.config.labels:
+            raise InputError(f"head {self.config.name!r} has labels {list(self.config.labels)}, not {label!r}")
+        return self.config.labels.index(label)
+
+    @torch.no_grad()
+    def predict(self, codes: torch.Tensor) -> list:
+        """Plain predictions: floats (regression) or labels (classification)."""
+        out = self(codes)
+        if self.config.kind == "regression":
+            return out.tolist()
+        return [self.config.labels[i] for i in out.argmax(-1).tolist()]
+
+
+def fit_head(
+    name: str,
+    codes: torch.Tensor,
+    values: Sequence[float] | torch.Tensor | None = None,
+    labels: Sequence | None = None,
+    kind: str | None = None,
+    hidden: int = 0,
+    heldout_fraction: float = 0.2,
+    weight_decay: float = 1e-3,
+    epochs: int = 300,
+    seed: int = 0,
+    description: str = "",
+) -> PropertyHead:
+    """Fit a head on codes (N, D) with full-batch Adam and measure it on a held-out split.
+
+    Give ``values`` (regression) or ``labels`` (classification). The held-out split (stratified
+    by label for classification) is used once, for the reported metric; the returned head is then
+    refitted on all examples.
+    """
+    check_name(name, "head name")
+    if (values is None) == (labels is None):
+        raise InputError("give exactly one of values= (regression) or labels= (classification)")
+    kind = kind or ("regression" if values is not None else "classification")
+    if kind not in ("regression", "classification") or (kind == "regression") != (values is not None):
+        raise InputError(f"kind {kind!r} does not fit the targets: use values= for regression, labels= for classification")
+    codes = torch.as_tensor(codes, dtype=torch.float32)
+    n = codes.shape[0]
+    if codes.ndim != 2 or n < 4:
+        raise InputError(f"need at least 4 examples to fit a head, got {n}")
+    generator = torch.Generator().manual_seed(seed)
+    if kind == "regression":
+        target = torch.as_tensor(values, dtype=torch.float32).flatten()
+        if target.shape[0] != n:
+            raise InputError(f"{target.shape[0]} values for {n} texts")
+        if not torch.isfinite(target).all():
+            raise InputError("values must be finite numbers (found NaN or inf)")
+        names: tuple[str, ...] = ()
+        order = torch.randperm(n, generator=generator)
+    else:
+        labels = [str(label) for label in labels]
+        if len(labels) != n:
+            raise InputError(f"{len(labels)} labels for {n} texts")
+        names = tuple(sorted(set(labels)))
+        if len(names) < 2:
+            raise InputError(f"a classification head needs at least two distinct labels, got {list(names)}")
+        target = torch.tensor([names.index(label) for label in labels])
+        order = _stratified_order(target, generator)
+    held = max(1, int(round(n * heldout_fraction))) if heldout_fraction > 0 else 0
+    test_idx, train_idx = order[:held], order[held:]
+
+    def train_on(index: torch.Tensor) -> PropertyHead:
+        mean = float(target[index].mean()) if kind == "regression" else 0.0
+        std = float(target[index].std()) if kind == "regression" and len(index) > 1 else 1.0
+        config = HeadConfig(name=name, kind=kind, code_size=codes.shape[1], hidden=hidden, labels=names,
+                            value_mean=mean, value_std=std if std > 1e-8 else 1.0)
+        torch.manual_seed(seed)
+        head = PropertyHead(config)
+        optimizer = torch.optim.Adam(head.parameters(), lr=1e-2, weight_decay=weight_decay)
+        x, y = codes[index], target[index]
+        for _ in range(epochs):
+            optimizer.zero_grad()
+            out = head.net(x)
+            if kind == "regression":
+                loss = F.mse_loss(out.squeeze(-1), (y - config.value_mean) / config.value_std)
+            else:
+                loss = F.cross_entropy(out, y)
+            loss.backward()
+            optimizer.step()
+        return head.eval()
+
+    metric_name, metric = ("r2" if kind == "regression" else "accuracy"), float("nan")
+    if held:
+        probe = train_on(train_idx)
+        with torch.no_grad():
+            predicted = probe(codes[test_idx])
+        if kind == "regression":
+            truth = target[test_idx]
+            residual = ((truth - predicted) ** 2).sum()
+            total = ((truth - truth.mean()) ** 2).sum()
+            metric = float(1 - residual / total) if total > 0 else float("nan")
+        else:
+            metric = float((predicted.argmax(-1) == target[test_idx]).float().mean())
+    head = train_on(torch.arange(n))
+    head.config = HeadConfig(**{**asdict(head.config), "labels": names, "metric_name": metric_name,
+                                "metric_value": metric, "train_examples": n - held, "heldout_examples": held,
+                                "description": description})
+    return head
+
+
+def _stratified_order(target: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A permutation whose every prefix holds the classes in their overall proportions."""
+    keys = torch.empty(len(target))
+    for label in target.unique():
+        members = (target == label).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        keys[members] = (torch.arange(len(members)) + 0.5) / len(members)
+    return keys.argsort(stable=True)
+
+
+def save_head(head: PropertyHead, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()}, str(folder / "model.safetensors"))
+    config = asdict(head.config)
+    config["labels"] = list(config["labels"])
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+
+def load_head(folder: Path, code_size: int) -> PropertyHead:
+    try:
+        raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        raw["labels"] = tuple(raw.get("labels", ()))
+        config = HeadConfig(**raw)
+        state = load_file(str(folder / "model.safetensors"))
+    except ModelFolderError:
+        raise
+    except (OSError, ValueError, TypeError) as error:
+        raise ModelFolderError(f"cannot read the head in {folder}: {error}") from None
+    if config.code_size != code_size:
+        raise ModelFolderError(f"head {config.name} expects codes of size {config.code_size}, the model makes {code_size}")
+    head = PropertyHead(config)
+    try:
+        head.load_state_dict(state)
+    except RuntimeError as error:
+        raise ModelFolderError(f"head weights in {folder} do not match its config: {error}") from None
+    return head.eval()

@@ -1,0 +1,71 @@
+"""What an ``optimize`` call aims for, and the loss that measures how far a code is from it.
+
+``{"likes": "max"}``, ``{"formality": 2.0}``, ``{"sentiment": "positive"}``: each head gets a
+goal (a number for regression heads, "max"/"min", or a label of a classification head) and a
+weight. Regression losses are measured in units of the head's training standard deviation so
+that heads on different scales can be mixed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .errors import InputError
+from .heads import PropertyHead
+
+
+@dataclass
+class Target:
+    head: PropertyHead
+    goal: float | str  # a number, "max", "min", or a label
+    weight: float = 1.0
+
+    def loss(self, codes: torch.Tensor) -> torch.Tensor:
+        """Per-row loss (N,) of codes (N, D); lower is closer to the goal."""
+        config = self.head.config
+        out = self.head(codes)
+        if config.kind == "regression":
+            if self.goal == "max":
+                return -out / config.value_std * self.weight
+            if self.goal == "min":
+                return out / config.value_std * self.weight
+            return ((out - float(self.goal)) / config.value_std).pow(2) * self.weight
+        label = torch.full((codes.shape[0],), self.head.label_index(str(self.goal)), device=codes.device)
+        return F.cross_entropy(out, label, reduction="none") * self.weight
+
+    def reached(self, codes: torch.Tensor) -> torch.Tensor:
+        """For classification goals: does the head predict the goal label? (N,) bool."""
+        return self.head(codes).argmax(-1) == self.head.label_index(str(self.goal))
+
+
+def parse_targets(target: dict, heads: dict[str, PropertyHead], weights: dict | None = None) -> list[Target]:
+    if not isinstance(target, dict) or not target:
+        raise InputError('target must be a non-empty dict such as {"likes": "max"} or {"sentiment": "positive"}')
+    weights = weights or {}
+    parsed = []
+    for name, goal in target.items():
+        if name not in heads:
+            raise InputError(f"unknown head {name!r}; available heads: {sorted(heads) or 'none (fit one with fit_head)'}")
+        head = heads[name]
+        weight = weights.get(name, 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+            raise InputError(f"weight of head {name!r} must be a finite number > 0, got {weight!r}")
+        if head.config.kind == "regression":
+            if isinstance(goal, bool) or not (goal in ("max", "min") or isinstance(goal, (int, float))):
+                raise InputError(f"head {name!r} is a regression head: its target is a number, 'max' or 'min', got {goal!r}")
+            if isinstance(goal, (int, float)) and not math.isfinite(goal):
+                raise InputError(f"target of head {name!r} must be finite, got {goal!r}")
+        else:
+            if str(goal) not in head.config.labels:
+                raise InputError(f"head {name!r} has labels {list(head.config.labels)}; got target {goal!r}")
+            goal = str(goal)
+        parsed.append(Target(head, goal, float(weight)))
+    return parsed
+
+
+def total_loss(targets: list[Target], codes: torch.Tensor) -> torch.Tensor:
+    return sum(t.loss(codes) for t in targets)
