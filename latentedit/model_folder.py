@@ -140,9 +140,7 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; give the folder the usual permissions
+    _usual_permissions(staging, 0o777)  # mkdtemp makes 0700
     try:
         yield staging
         commit_folder(staging, target)
@@ -175,9 +173,7 @@ def atomic_file(target: str | Path, mode: str = "w", encoding: str | None = "utf
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temp_name, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+    _usual_permissions(temp_name, 0o666)  # mkstemp makes 0600
     try:
         with os.fdopen(handle, mode, encoding=None if "b" in mode else encoding) as stream:
             yield stream
@@ -188,6 +184,13 @@ def atomic_file(target: str | Path, mode: str = "w", encoding: str | None = "utf
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
+
+
+def _usual_permissions(path: str | Path, bits: int) -> None:
+    """Give a temporary file or folder the permissions a plain open()/mkdir() would have."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, bits & ~umask)
 
 
 def _fsync_tree(folder: Path) -> None:
