@@ -1,35 +1,91 @@
 """The ``latentedit`` command line.
 
+Look at a model::
+
     latentedit demo                                   # the main job: a short tour on a model
+    latentedit info --model M                         # architecture, heads (held-out metric), directions
     latentedit reconstruct --model M "the food was great ."
+    latentedit encode --model M --input in.txt --output codes.jsonl
     latentedit interpolate --model M "the food was great ." "the service was slow ." --steps 7
     latentedit sample --model M -n 5
-    latentedit encode --model M --input in.txt --output codes.jsonl
-    latentedit info --model M
+
+Edit texts::
+
+    latentedit shift --direction formal "hey whats up"
+    latentedit shift --model M --direction positive --strength 1.5 "the food was cold ."
+    latentedit shift --model M --direction positive --strength auto --max-strength 3 "the food was cold ."
+    latentedit shift --model M --direction positive --input in.txt --output out.txt
+    latentedit optimize --head likes --target max "the food was ok ."
+    latentedit optimize --model M --head likes --target 4.5 --head sentiment --target positive --weight 1 --weight 2 \\
+        --method random --steps 30 --max-distance 3 --min-similarity 0.5 --seed 1 --json "the food was ok ."
+
+Teach a model new edits (written back into the --model folder, or into --output-model DIR)::
+
+    latentedit fit-head likes --model M --input reviews.csv --column text --value-column likes
+    latentedit fit-head sentiment --model M --input reviews.tsv --label-column label --output-model M2
+    latentedit learn-direction positive --model M --positive pos.txt --negative neg.txt --method probe \\
+        --head sentiment --target 1
+    latentedit learn-direction likes --model M --input reviews.csv --value-column likes
+
     latentedit train trainers/configs/sample.toml     # same as python -m trainers.train
 
-Bad input gives a one-line message on stderr and exit code 2; outputs are written atomically.
+Inputs and outputs of the text commands (reconstruct, encode, shift, optimize): texts are given as
+arguments, or with ``--input FILE``: UTF-8 plain text, one example per line, whatever the file's
+extension. Outputs keep the input's order, one per line. An empty or whitespace-only line is an
+error naming the line (it is not skipped), so line N of the output always belongs to line N of the
+input. The input is read lazily and processed in chunks of :data:`CHUNK_LINES` lines, so files of
+any length run in constant memory; with ``--output FILE`` each chunk's results go to a temporary
+file beside FILE, which replaces FILE only when every line succeeded. ``--json`` writes one JSON
+object per line (to stdout, or into --output); otherwise stdout gets a table and --output plain
+edited texts.
+
+``--target`` values: ``max``, ``min``, a finite number (regression heads) or a label
+(classification heads; a label is taken verbatim, so ``--target 1`` means label "1"). ``nan`` and
+``inf`` are refused, for targets as for every number.
+
+Bad input (empty text, unreadable or non-UTF-8 file, unknown head or direction, NaN or infinite
+numbers, missing model folder, bad option) gives a one-line ``error: ...`` message on stderr and
+exit code 2, and leaves any existing output file as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import math
+import re
 import sys
 import warnings
+from dataclasses import asdict
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from .errors import LatentEditError
+from .errors import DataFormatError, InputError, LatentEditError
 
 DEFAULT_MODEL = "default"
+CHUNK_LINES = 256  # texts read, edited and written per step when streaming --input
+_LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_TABLE_FORMATS = ("csv", "tsv", "jsonl")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr (exit code 2), like every other CLI error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (2, already reported)
+        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
@@ -39,7 +95,13 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)
             return args.handler(args) or 0
     except LatentEditError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_one_line(str(error))}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # stdout closed early (| head): stop quietly
+        return 1
+    except OSError as error:  # unwritable output, unreadable file, disk full, ...
+        where = f": {error.filename}" if error.filename else ""
+        print(f"error: {_one_line(error.strerror or str(error))}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -47,27 +109,91 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="latentedit", description="Edit text through the latent space of a Transformer-VAE.")
-    commands = parser.add_subparsers(title="commands")
+    parser = _Parser(prog="latentedit", description="Edit text through the latent space of a Transformer-VAE.",
+                     epilog="Run 'latentedit COMMAND --help' for a command's options.")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, handler, help_text: str, model: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
         if model:
             sub.add_argument("--model", default=DEFAULT_MODEL, help="model folder or built-in name (default: %(default)s)")
-            sub.add_argument("--json", action="store_true", help="machine-readable JSON output")
+            sub.add_argument("--json", action="store_true", help="machine-readable JSON output (one object per line)")
         return sub
+
+    def text_inputs(sub: argparse.ArgumentParser, trajectory: bool = False) -> None:
+        sub.add_argument("texts", nargs="*", help="texts to process (or use --input)")
+        sub.add_argument("--input", metavar="FILE", help="UTF-8 file with one text per line (empty lines are an error)")
+        sub.add_argument("--output", metavar="FILE",
+                         help="write one result per line here (written only if every line succeeds) instead of printing")
+        if trajectory:
+            sub.add_argument("--trajectory", action="store_true",
+                             help="with --json: include the candidates the edit considered")
+
+    def model_output(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument("--output-model", metavar="DIR",
+                         help=f"save the model with the new {what} here (default: update the --model folder in place)")
+        sub.add_argument("--description", default="", help=f"a note stored with the {what}")
 
     demo = command("demo", run_demo, "Run a short tour: reconstructions and an interpolation.", model=False)
     demo.add_argument("--workdir", default=str(Path.home() / ".cache" / "latentedit" / "demo"),
                       help="where the demo trains its tiny model when no default model ships (default: %(default)s)")
 
-    for name, handler, help_text in (("reconstruct", run_reconstruct, "Encode then decode texts."),
-                                     ("encode", run_encode, "Print latent codes (posterior means) of texts.")):
-        sub = command(name, handler, help_text)
-        sub.add_argument("texts", nargs="*", help="texts (or use --input)")
-        sub.add_argument("--input", help="file with one text per line")
-        sub.add_argument("--output", help="write results here, one per line, instead of printing")
+    text_inputs(command("reconstruct", run_reconstruct, "Encode then decode texts."))
+    text_inputs(command("encode", run_encode, "Print latent codes (posterior means) of texts, as JSON lines."))
+
+    shift = command("shift", run_shift, "Move texts along a learned direction in latent space.")
+    shift.add_argument("--direction", required=True, metavar="NAME", help="a direction of the model (see info)")
+    shift.add_argument("--strength", type=_strength, default=1.0, metavar="X|auto",
+                       help="how far to move (negative: the other way; 'auto': the smallest strength at which the "
+                            "direction's head sees the target) (default: %(default)s)")
+    shift.add_argument("--max-strength", type=_positive_float, metavar="X",
+                       help="with --strength auto: the largest strength tried (default: 4)")
+    text_inputs(shift, trajectory=True)
+
+    optimize = command("optimize", run_optimize, "Search the latent space for edits that move property heads to targets.")
+    optimize.add_argument("--head", action="append", metavar="NAME", help="a head of the model (repeat with --target)")
+    optimize.add_argument("--target", action="append", type=_target_text, metavar="VALUE|max|min|LABEL",
+                          help="goal of the matching --head: a number, max, min, or a label")
+    optimize.add_argument("--weight", action="append", type=_positive_float, metavar="W",
+                          help="weight of the matching --head (default 1; give one per --head or none)")
+    optimize.add_argument("--method", choices=("adam", "random"), default="adam",
+                          help="gradient search or gradient-free random search (default: %(default)s)")
+    optimize.add_argument("--steps", type=_positive_int, default=50, help="search steps (default: %(default)s)")
+    optimize.add_argument("--max-distance", type=_non_negative_float, metavar="D",
+                          help="only accept edits whose code is within this L2 distance of the source's")
+    optimize.add_argument("--min-similarity", type=_fraction, metavar="S",
+                          help="only accept edits with at least this word overlap with the source (0..1)")
+    optimize.add_argument("--seed", type=int, default=0, help="seed of the random search (default: %(default)s)")
+    text_inputs(optimize, trajectory=True)
+
+    fit = command("fit-head", run_fit_head, "Fit a property head (regression or classification) on labelled texts.")
+    fit.add_argument("name", help="name of the head (letters, digits, _ - .)")
+    fit.add_argument("--input", required=True, metavar="FILE", help="a .csv, .tsv or .jsonl file with a header / keys")
+    fit.add_argument("--column", default="text", help="column holding the text (default: %(default)s)")
+    targets = fit.add_mutually_exclusive_group(required=True)
+    targets.add_argument("--value-column", metavar="COLUMN", help="numeric column: a regression head")
+    targets.add_argument("--label-column", metavar="COLUMN", help="label column: a classification head")
+    fit.add_argument("--kind", choices=("regression", "classification"),
+                     help="head kind (default: from --value-column / --label-column)")
+    fit.add_argument("--hidden", type=_non_negative_int, default=0,
+                     help="hidden units (0: a linear head) (default: %(default)s)")
+    fit.add_argument("--seed", type=int, default=0, help="seed of the split and the fit (default: %(default)s)")
+    model_output(fit, "head")
+
+    learn = command("learn-direction", run_learn_direction,
+                    "Learn a direction from positive and negative texts, or from a numeric property.")
+    learn.add_argument("name", help="name of the direction (letters, digits, _ - .)")
+    learn.add_argument("--positive", metavar="FILE", help="texts that have the property (one per line, or --column)")
+    learn.add_argument("--negative", metavar="FILE", help="texts that lack it")
+    learn.add_argument("--method", choices=("mean", "probe"), help="with --positive/--negative (default: mean)")
+    learn.add_argument("--input", metavar="FILE", help="instead of --positive/--negative: a .csv/.tsv/.jsonl file ...")
+    learn.add_argument("--value-column", metavar="COLUMN", help="... with this numeric column: the property direction")
+    learn.add_argument("--column", default="text",
+                       help="column holding the text in .csv/.tsv/.jsonl files (default: %(default)s)")
+    learn.add_argument("--head", metavar="NAME", help="a head that tells when a shift has arrived (for --strength auto)")
+    learn.add_argument("--target", type=_target_text, metavar="LABEL|max|min", help="what that head should see")
+    model_output(learn, "direction")
 
     interpolate = command("interpolate", run_interpolate, "Decode points between the codes of two texts.")
     interpolate.add_argument("start")
@@ -77,37 +203,246 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = command("sample", run_sample, "Decode codes drawn from the prior.")
     sample.add_argument("-n", type=int, default=5)
-    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--temperature", type=_positive_float, default=1.0)
     sample.add_argument("--seed", type=int, default=0)
 
-    command("info", run_info, "Describe a model: architecture, size, training provenance.")
+    command("info", run_info, "Describe a model: architecture, size, provenance, heads and directions.")
 
     train = command("train", run_train, "Train a model from a TOML config (see trainers/configs).", model=False)
     train.add_argument("rest", nargs=argparse.REMAINDER, help="arguments of python -m trainers.train")
     return parser
 
 
+# -- argument types (their messages become "error: argument --x: ...") ---------------------------
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _finite_float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def _strength(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _finite_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"must be a finite number or 'auto', got {text!r}") from None
+
+
+def _target_text(text: str) -> str:
+    """Check a --target value; it is interpreted once the head's kind is known (see _goal)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a number, max, min or a label")
+    try:
+        value = float(text)
+    except ValueError:
+        return text.strip()
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, max, min or a label, got {text!r}")
+    return text.strip()
+
+
+def _goal(text: str, head) -> float | str:
+    """A --target for this head: the label verbatim for a classification head; for a regression
+    head "max", "min" or the number (anything else is left for parse_targets to refuse)."""
+    if head.config.kind == "classification":
+        return text
+    if text.lower() in ("max", "min"):
+        return text.lower()
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 # -- commands --------------------------------------------------------------------------------
 
 
 def run_reconstruct(args) -> None:
+    texts = _text_source(args)
     editor = _load(args.model)
-    texts = _texts(args)
-    outputs = []
-    for start in range(0, len(texts), editor.batch_size):
-        outputs.extend(editor.reconstruct(texts[start : start + editor.batch_size]))
-    _emit(args, [{"source": s, "text": t} for s, t in zip(texts, outputs)], ["source", "text"], line_key="text")
+    _stream(args, texts, lambda chunk: [{"source": s, "text": t} for s, t in zip(chunk, editor.reconstruct(chunk))],
+            line=lambda row: row["text"], columns=("source", "text"), title="reconstructions")
 
 
 def run_encode(args) -> None:
+    texts = _text_source(args)
     editor = _load(args.model)
-    texts = _texts(args)
-    codes = editor.encode(texts)
-    rows = [{"text": t, "latent": [round(v, 6) for v in c.tolist()]} for t, c in zip(texts, codes)]
-    if args.output:
-        _write_lines(args.output, [json.dumps(r) for r in rows])
+
+    def process(chunk: list[str]) -> list[dict]:
+        return [{"text": t, "latent": [round(v, 6) for v in code.tolist()]} for t, code in zip(chunk, editor.encode(chunk))]
+
+    args.json = True  # codes are always JSON lines
+    _stream(args, texts, process, line=json.dumps, columns=(), title="")
+
+
+def run_shift(args) -> None:
+    if args.max_strength is not None and args.strength != "auto":
+        raise InputError("--max-strength only applies with --strength auto")
+    texts = _text_source(args)
+    editor = _load(args.model)
+    _require(editor.directions, args.direction, "direction", "learn one with latentedit learn-direction")
+    options = {"max_strength": args.max_strength} if args.max_strength is not None else {}
+
+    def process(chunk: list[str]) -> list[dict]:
+        return [_result_row(r, args.trajectory) for r in editor.shift(chunk, args.direction, args.strength, **options)]
+
+    _stream(args, texts, process, line=lambda row: row["text"], columns=("source", "edited", "strength", "scores"),
+            title=f"shift along {args.direction!r}")
+
+
+def run_optimize(args) -> None:
+    heads, goals, weights = args.head or [], args.target or [], args.weight or []
+    if not heads:
+        raise InputError("give at least one --head NAME --target VALUE pair")
+    if len(heads) != len(goals):
+        raise InputError(f"{len(heads)} --head but {len(goals)} --target: give one --target per --head")
+    if weights and len(weights) != len(heads):
+        raise InputError(f"{len(weights)} --weight for {len(heads)} --head: give one per --head, or none")
+    repeated = sorted({h for h in heads if heads.count(h) > 1})
+    if repeated:
+        raise InputError(f"head(s) {repeated} given more than once")
+    texts = _text_source(args)
+    editor = _load(args.model)
+    for name in heads:
+        _require(editor.heads, name, "head", "fit one with latentedit fit-head")
+    target = {name: _goal(goal, editor.heads[name]) for name, goal in zip(heads, goals)}
+    weight = dict(zip(heads, weights)) if weights else None
+    from .targets import parse_targets
+
+    parse_targets(target, editor.heads, weight)  # refuse a bad target before reading any input
+
+    def process(chunk: list[str]) -> list[dict]:
+        results = editor.optimize(chunk, target, weight, method=args.method, steps=args.steps,
+                                  max_distance=args.max_distance, min_similarity=args.min_similarity, seed=args.seed)
+        return [_result_row(r, args.trajectory) for r in results]
+
+    _stream(args, texts, process, line=lambda row: row["text"],
+            columns=("source", "edited", "scores", "distance", "similarity"), title="optimize " + ", ".join(
+                f"{h} -> {g}" for h, g in target.items()))
+
+
+def run_fit_head(args) -> None:
+    from .heads import check_name
+
+    check_name(args.name, "head name")
+    folder = _output_folder(args, "head")
+    numeric = args.value_column is not None
+    texts, targets = _read_records(args.input, args.column, args.value_column or args.label_column, numeric)
+    editor = _load(args.model)
+    replaced = args.name in editor.heads
+    report = editor.fit_head(args.name, texts, values=targets if numeric else None,
+                             labels=None if numeric else targets, kind=args.kind, hidden=args.hidden,
+                             description=args.description, seed=args.seed)
+    editor.save(folder)
+    report.update(model=str(folder), replaced=replaced)
+    if args.json:
+        print(_dumps(report))
+        return
+    config = editor.heads[args.name].config
+    note = " (replaced the previous head of that name)" if replaced else ""
+    print(f"head {args.name!r} ({config.kind}): held-out {config.metric_name} {config.metric_value:.3f} on "
+          f"{config.heldout_examples} of {config.train_examples + config.heldout_examples} texts; "
+          f"saved to {folder}{note}")
+
+
+def run_learn_direction(args) -> None:
+    from .data import read_texts
+    from .heads import check_name
+    from .targets import parse_targets
+
+    check_name(args.name, "direction name")
+    pairs = args.positive is not None or args.negative is not None
+    prop = args.input is not None or args.value_column is not None
+    if pairs == prop:
+        raise InputError("give --positive FILE and --negative FILE, or --input FILE with --value-column COLUMN")
+    if pairs and (args.positive is None or args.negative is None):
+        raise InputError("give both --positive FILE and --negative FILE")
+    if prop and (args.input is None or args.value_column is None):
+        raise InputError("give both --input FILE and --value-column COLUMN for a property direction")
+    if prop and args.method is not None:
+        raise InputError("--method applies to --positive/--negative; a property direction is a ridge regression")
+    if (args.head is None) != (args.target is None):
+        raise InputError("give --head and --target together (the head verdict that --strength auto aims for)")
+    folder = _output_folder(args, "direction")
+    if pairs:
+        positive = read_texts(args.positive, _column_for(args.positive, args.column))
+        negative = read_texts(args.negative, _column_for(args.negative, args.column))
     else:
-        print("\n".join(json.dumps(r) for r in rows))
+        texts, values = _read_records(args.input, args.column, args.value_column, numeric=True)
+    editor = _load(args.model)
+    goal = ""
+    if args.head is not None:
+        head = _require(editor.heads, args.head, "head", "fit one with latentedit fit-head")
+        goal = _goal(args.target, head)
+        if head.config.kind == "regression" and goal not in ("max", "min"):
+            raise InputError(f"head {args.head!r} is a regression head: --target must be max or min "
+                             "(a shift arrives once the head predicts more, or less, than for the source)")
+        parse_targets({args.head: goal}, editor.heads)
+    replaced = args.name in editor.directions
+    if pairs:
+        direction = editor.learn_direction(args.name, positive, negative, method=args.method or "mean",
+                                           head=args.head or "", target=goal, description=args.description)
+    else:
+        direction = editor.learn_direction(args.name, texts=texts, values=values, head=args.head or "",
+                                           target=goal, description=args.description)
+    editor.save(folder)
+    report = {**direction.describe(), "model": str(folder), "replaced": replaced}
+    if args.json:
+        print(_dumps(report))
+        return
+    note = " (replaced the previous direction of that name)" if replaced else ""
+    examples = (f"{direction.positive_examples} positive and {direction.negative_examples} negative texts" if pairs
+                else f"{direction.positive_examples} texts with values")
+    print(f"direction {args.name!r} ({direction.method}, norm {float(direction.vector.norm()):.3f}) from {examples}; "
+          f"saved to {folder}{note}")
 
 
 def run_interpolate(args) -> None:
@@ -129,13 +464,37 @@ def run_info(args) -> None:
         "model": str(args.model), "parameters": sum(p.numel() for p in editor.model.parameters()),
         "vocab_size": editor.tokenizer.vocab_size, "code_size": cfg.code_size, **cfg.to_dict(),
     }
+    heads = [{**asdict(head.config), "labels": list(head.config.labels)} for head in editor.heads.values()]
+    directions = editor.describe_directions()
     if args.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps(_json_safe({**info, "heads": heads, "directions": directions}), indent=2))
         return
+    console = Console()
     table = Table(title=f"latentedit model {args.model}", show_header=False)
     for key, value in info.items():
-        table.add_row(key, str(value))
-    Console().print(table)
+        table.add_row(key, Text(str(value)))
+    console.print(table)
+    if heads:
+        table = Table("head", "kind", "held-out metric", "labels", "examples", "description", title="property heads")
+        for h in heads:
+            metric = f"{h['metric_name']} {h['metric_value']:.3f}" if h["metric_name"] else "-"
+            examples = f"{h['train_examples']} + {h['heldout_examples']} held out"
+            table.add_row(*(Text(str(c)) for c in (h["name"], h["kind"], metric, ", ".join(h["labels"]) or "-",
+                                                   examples, h["description"])))
+        console.print(table)
+    else:
+        console.print("no property heads (add one with latentedit fit-head)")
+    if directions:
+        table = Table("direction", "method", "norm", "examples (+/-)", "auto: head -> target", "description",
+                      title="directions")
+        for d in directions:
+            arrival = f"{d['head']} -> {d['target']}" if d["head"] else "-"
+            table.add_row(*(Text(str(c)) for c in (d["name"], d["method"], d["norm"],
+                                                   f"{d['positive_examples']}/{d['negative_examples']}", arrival,
+                                                   d["description"])))
+        console.print(table)
+    else:
+        console.print("no directions (add one with latentedit learn-direction)")
 
 
 def run_train(args) -> int:
@@ -156,40 +515,277 @@ def run_demo(args) -> None:
 def _load(model: str):
     from .editor import LatentEditor
 
-    return LatentEditor.load(model)
+    editor = LatentEditor.load(model)
+    editor.quiet = True  # the CLI reports for itself
+    return editor
 
 
-def _texts(args) -> list[str]:
-    from .data import read_texts
+def _require(available: dict, name: str, what: str, hint: str):
+    if name not in available:
+        raise InputError(f"unknown {what} {name!r}; available {what}s: "
+                         f"{', '.join(map(repr, sorted(available))) or f'none ({hint})'}")
+    return available[name]
 
+
+def _text_source(args) -> Iterator[str]:
+    """The texts to process, from arguments or lazily from --input; checks what can be checked
+    before the model loads (empty arguments, a readable input, an output that is not a folder)."""
     if args.input and args.texts:
-        raise LatentEditError("give texts as arguments or with --input, not both")
+        raise InputError("give texts as arguments or with --input, not both")
+    if args.output and Path(args.output).is_dir():
+        raise InputError(f"--output {args.output} is a directory; give a file path")
     if args.input:
-        return read_texts(args.input)
+        return _input_lines(args.input)
     if not args.texts:
-        raise LatentEditError("no texts given: pass them as arguments or use --input FILE")
-    return list(args.texts)
+        raise InputError("no texts given: pass them as arguments or use --input FILE")
+    for number, text in enumerate(args.texts, 1):
+        if not text.strip():
+            raise InputError(f"text {number} is empty or whitespace; give at least one visible character")
+    return iter(args.texts)
 
 
-def _emit(args, rows: list[dict], columns: list[str], line_key: str | None = None) -> None:
-    """Write rows to --output (one text per line), or print them as JSON lines or a table."""
-    if getattr(args, "output", None):
-        _write_lines(args.output, [str(r[line_key or columns[-1]]) for r in rows])
-    elif args.json:
-        print("\n".join(json.dumps(r) for r in rows))
+def _check_readable(path: Path) -> None:
+    if path.is_dir():
+        raise DataFormatError(f"{path}: is a directory, expected a text file")
+    if not path.is_file():
+        raise DataFormatError(f"{path}: file not found")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise DataFormatError(f"{path}: cannot read ({error.strerror})") from None
+
+
+def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line with its ending) of a UTF-8 file, read lazily."""
+    with open(path, "rb") as stream:
+        for number, raw in enumerate(stream, 1):
+            try:
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as error:
+                raise DataFormatError(f"{path}:{number}: not valid UTF-8 ({error.reason} at byte {error.start + 1} "
+                                      "of the line)") from None
+
+
+def _input_lines(name: str) -> Iterator[str]:
+    """The stripped lines of --input, one text each. Unlike data.iter_texts, which skips empty lines,
+    an empty line is an error naming it: skipping it would shift every later output line."""
+    path = Path(name)
+    _check_readable(path)
+
+    def lines() -> Iterator[str]:
+        for number, line in _decoded_lines(path):
+            text = line.strip()
+            if not text:
+                raise DataFormatError(f"{path}:{number}: empty line; every line must hold a text "
+                                      "(outputs are line-aligned with the input)")
+            yield text
+
+    return lines()
+
+
+def _chunks(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for text in texts:
+        chunk.append(text)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _stream(args, texts: Iterator[str], process: Callable[[list[str]], list[dict]], line: Callable[[dict], str],
+            columns: tuple[str, ...], title: str) -> None:
+    """Process texts chunk by chunk; write each chunk's rows to --output (atomically: the file appears
+    only when every chunk succeeded) or print them as JSON lines or a table."""
+    count = 0
+    if args.output:
+        from .model_folder import atomic_file
+
+        with atomic_file(args.output) as stream:
+            for chunk in _chunks(texts, CHUNK_LINES):
+                for row in process(chunk):
+                    stream.write((_dumps(row) if args.json else _one_line(line(row))) + "\n")
+                    count += 1
+            if not count:
+                raise InputError(f"{args.input}: no texts in the file")
+        print(f"wrote {count} line(s) to {args.output}", file=sys.stderr)
+        return
+    console = Console()
+    for chunk in _chunks(texts, CHUNK_LINES):
+        rows = process(chunk)
+        count += len(rows)
+        if args.json:
+            print("\n".join(_dumps(row) for row in rows), flush=True)
+        else:
+            table = Table(*columns, title=title)
+            for row in rows:
+                table.add_row(*(Text(_cell(row, c)) for c in columns))
+            console.print(table)
+    if not count:
+        raise InputError(f"{args.input}: no texts in the file")
+
+
+def _result_row(result, trajectory: bool) -> dict:
+    row = result.to_dict()
+    if not trajectory:
+        row.pop("trajectory", None)
+    return row
+
+
+def _cell(row: dict, column: str) -> str:
+    """Table cells of edit rows (EditResult.to_dict) and plain rows."""
+    if column == "source":
+        return str(row.get("source_text", row.get("source", "")))
+    if column == "edited":
+        return row["text"]
+    if column == "strength":
+        return "-" if row.get("strength") is None else f"{row['strength']:.3g}"
+    if column == "scores":
+        before, after = row.get("source_scores", {}), row.get("scores", {})
+        return "\n".join(f"{name}: {_short(before.get(name))} -> {_short(value)}" for name, value in after.items()) or "-"
+    return str(row.get(column, ""))
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _read_records(name: str, text_column: str, target_column: str, numeric: bool) -> tuple[list[str], list]:
+    """Texts and their values (numbers) or labels (strings) from a .csv, .tsv or .jsonl file, in
+    file order; a row with a missing or empty text, value or label is an error naming its line."""
+    path = Path(name)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in _TABLE_FORMATS:
+        raise DataFormatError(f"{path}: texts with values or labels are read from a .csv, .tsv or .jsonl file, "
+                              f"not {path.suffix or 'a file without extension'}")
+    _check_readable(path)
+    texts, targets = [], []
+    for number, record in (_jsonl_records(path) if fmt == "jsonl" else _table_records(path, fmt, (text_column, target_column))):
+        text = record.get(text_column)
+        if not isinstance(text, str) or not text.strip():
+            raise DataFormatError(f"{path}:{number}: {text_column!r} must be a non-empty text, got {text!r}")
+        texts.append(text.strip())
+        targets.append(_record_target(path, number, target_column, record.get(target_column), numeric))
+    if not texts:
+        raise DataFormatError(f"{path}: no rows")
+    return texts, targets
+
+
+def _record_target(path: Path, number: int, column: str, value, numeric: bool):
+    where = f"{path}:{number}: {column!r}"
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and not value.strip()):
+        raise DataFormatError(f"{where} is missing or empty")
+    if numeric:
+        try:
+            number_value = float(value)
+        except (TypeError, ValueError):
+            raise DataFormatError(f"{where} must be a number, got {value!r}") from None
+        if not math.isfinite(number_value):
+            raise DataFormatError(f"{where} must be a finite number, got {value!r}")
+        return number_value
+    if not isinstance(value, (str, int)):
+        raise DataFormatError(f"{where} must be a label (text or whole number), got {value!r}")
+    return str(value).strip()
+
+
+def _table_records(path: Path, fmt: str, needed: tuple[str, str]) -> Iterator[tuple[int, dict]]:
+    options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if fmt == "tsv" else {}
+    rows = csv.reader((line for _, line in _decoded_lines(path)), **options)
+    try:
+        header = [h.strip() for h in next(rows, [])]
+        if not header:
+            raise DataFormatError(f"{path}: file is empty, expected a header row")
+        missing = [c for c in needed if c not in header]
+        if missing:
+            raise DataFormatError(f"{path}:1: no column {missing[0]!r}; available columns: {', '.join(map(repr, header))}")
+        start = rows.line_num + 1
+        for row in rows:
+            if any(field.strip() for field in row):
+                if len(row) != len(header):
+                    raise DataFormatError(f"{path}:{start}: expected {len(header)} fields like the header, got {len(row)}")
+                yield start, dict(zip(header, row))
+            start = rows.line_num + 1
+    except csv.Error as error:
+        raise DataFormatError(f"{path}:{rows.line_num}: malformed {fmt.upper()} row ({error})") from None
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, dict]]:
+    for number, line in _decoded_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataFormatError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise DataFormatError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+        yield number, record
+
+
+def _column_for(name: str, column: str) -> str | None:
+    """--column for tables (csv/tsv/jsonl); plain text files have one text per line."""
+    return column if Path(name).suffix.lower().lstrip(".") in _TABLE_FORMATS else None
+
+
+def _output_folder(args, what: str) -> Path:
+    """Where fit-head / learn-direction save: --output-model, else the --model folder itself.
+
+    Never into a built-in model inside the package; never over another existing folder (that would
+    drop the heads and directions it holds): to add to a folder, pass it as --model."""
+    from .editor import BUILTIN_MODELS, resolve_model
+
+    source = resolve_model(args.model)  # a missing model fails here, before any work
+    target = Path(args.output_model) if args.output_model else source
+    if _inside(target, BUILTIN_MODELS):
+        raise InputError(f"model {args.model!r} is built into the latentedit package and is not changed in place; "
+                         f"pass --output-model DIR to save a copy with the new {what}")
+    if args.output_model and target.exists():
+        if not target.is_dir():
+            raise InputError(f"--output-model {target} is a file; give a folder")
+        if any(target.iterdir()) and target.resolve() != source.resolve():
+            raise InputError(f"--output-model {target} already exists and is not the --model folder; to add the "
+                             f"{what} to it pass --model {target}, or choose a new folder")
+    return target
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _json_safe(value):
+    """NaN and infinities (e.g. an undefined held-out metric) become null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _dumps(row) -> str:
+    return json.dumps(_json_safe(row))
+
+
+def _one_line(text: str) -> str:
+    return _LINE_BREAKS.sub(" ", text)
+
+
+def _emit(args, rows: list[dict], columns: list[str]) -> None:
+    """Print rows as JSON lines or a table."""
+    if args.json:
+        print("\n".join(_dumps(r) for r in rows))
     else:
         table = Table(*columns)
         for row in rows:
-            table.add_row(*(str(row[c]) for c in columns))
+            table.add_row(*(Text(str(row[c])) for c in columns))
         Console().print(table)
-
-
-def _write_lines(path: str, lines: list[str]) -> None:
-    from .model_folder import atomic_file
-
-    with atomic_file(path) as stream:
-        for line in lines:
-            stream.write(line.replace("\n", " ") + "\n")
 
 
 if __name__ == "__main__":
