@@ -98,20 +98,25 @@ class LatentEditor:
         The posterior mean by default; ``sample=True`` draws z ~ q(z|x) (seeded by ``seed``).
         """
         single, texts = _as_list(texts)
+        result = self._encode(texts, sample, seed, warn=True)
+        return result[0] if single else result
+
+    @torch.no_grad()
+    def _encode(self, texts: list[str], sample: bool = False, seed: int | None = None, warn: bool = False) -> torch.Tensor:
+        """encode() without input checks: also re-encodes decoded texts, which may be empty."""
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         codes = []
         for start in range(0, len(texts), self.batch_size):
             batch = self.tokenizer.encode(texts[start : start + self.batch_size], self.model.config.max_length)
-            if batch.truncated:
+            if batch.truncated and warn:
                 warnings.warn(f"{batch.truncated} text(s) longer than the model's {self.model.config.max_length} "
-                              "tokens were truncated before encoding", stacklevel=2)
+                              "tokens were truncated before encoding", stacklevel=3)
             mean, logvar = self.model.encode(batch.ids.to(self.device), batch.mask.to(self.device))
             if sample:
                 noise = torch.randn(mean.shape, generator=generator).to(self.device)
                 mean = mean + noise * (0.5 * logvar).exp()
             codes.append(mean.flatten(1).float().cpu())
-        result = torch.cat(codes)
-        return result[0] if single else result
+        return torch.cat(codes)
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, method: str = "greedy", **options) -> str | list[str]:
@@ -203,7 +208,11 @@ class LatentEditor:
         ``target`` name the head verdict that ``strength="auto"`` shifts aim for."""
         check_name(name, "direction name")
         if head:
-            self._head(head)
+            if self._head(head).config.kind == "regression" and target not in ("max", "min"):
+                raise InputError(f"head {head!r} is a regression head: a direction's target is 'max' or 'min', got {target!r}")
+            parse_targets({head: target}, self.heads)
+        elif target:
+            raise InputError("a direction's target needs a head: give head= too")
         if values is not None:
             _, texts = _as_list(texts or [])
             direction = property_direction(name, self.encode(texts), torch.as_tensor(values, dtype=torch.float32),
@@ -265,7 +274,7 @@ class LatentEditor:
         n, dim = codes.shape
         candidates = codes.unsqueeze(1) + strengths.view(1, -1, 1) * direction.vector  # (N, G, D)
         texts = self.decode(candidates.reshape(-1, dim))
-        recoded = self.encode(texts)
+        recoded = self._encode(texts)
         with torch.no_grad():
             if target.head.config.kind == "classification":
                 arrived = target.reached(recoded).view(n, grid)
@@ -330,7 +339,7 @@ class LatentEditor:
         n, dim = codes.shape
         tried = path[picks].transpose(0, 1)  # (N, C, D)
         texts = self.decode(tried.reshape(-1, dim))
-        recoded = self.encode(texts)
+        recoded = self._encode(texts)
         with torch.no_grad():
             losses = total_loss(targets, recoded).view(n, len(picks))
         distances = (recoded.view(n, len(picks), dim) - codes.unsqueeze(1)).norm(dim=-1)
@@ -345,7 +354,7 @@ class LatentEditor:
                 rows.append({"step": step, "text": text, "loss": round(float(losses[i, c]), 4),
                              "distance": round(float(distances[i, c]), 4), "similarity": round(similarity, 4),
                              "allowed": allowed})
-            allowed = [c for c, row in enumerate(rows) if row["allowed"] and c > 0] or [0]
+            allowed = [c for c, row in enumerate(rows) if row["allowed"]] or [0]  # the start competes too
             chosen.append(min(allowed, key=lambda c: (rows[c]["loss"], rows[c]["distance"])))
             trajectories.append(rows)
         rows_index = torch.arange(n)
@@ -372,7 +381,7 @@ class LatentEditor:
                  operation: str, strengths: list[float] | None = None, trajectories: list[list] | None = None,
                  recoded: torch.Tensor | None = None) -> list[EditResult]:
         """Package outputs; scores come from re-encoding the decoded texts."""
-        recoded = self.encode(texts) if recoded is None else recoded
+        recoded = self._encode(texts) if recoded is None else recoded
         new_scores = self._score_codes(recoded) if self.heads else {}
         old_scores = self._score_codes(sources) if self.heads else {}
         return [
