@@ -87,6 +87,7 @@ def property_direction(name: str, codes: torch.Tensor, values: torch.Tensor, alp
 
 
 def save_direction(direction: Direction, folder: Path) -> None:
+    check_name(direction.name, "direction name")
     folder.mkdir(parents=True, exist_ok=True)
     save_file({"vector": direction.vector.detach().cpu().contiguous()}, str(folder / f"{direction.name}.safetensors"))
     meta = {k: v for k, v in asdict(direction).items() if k != "vector"}

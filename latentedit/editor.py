@@ -73,7 +73,7 @@ class LatentEditor:
 
         def write_edits(staging: Path) -> None:
             for name, head in self.heads.items():
-                save_head(head, staging / "heads" / name)
+                save_head(head, staging / "heads" / check_name(name, "head name"))
             for direction in self.directions.values():
                 save_direction(direction, staging / "directions")
             (staging / "heads").mkdir(exist_ok=True)
@@ -121,12 +121,15 @@ class LatentEditor:
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, method: str = "greedy", **options) -> str | list[str]:
         """Texts for flat codes: (K*dz,) gives one string, (N, K*dz) a list."""
-        codes = torch.as_tensor(codes, dtype=torch.float32)
+        size = self.model.config.code_size
+        try:
+            codes = torch.as_tensor(codes, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError):
+            raise InputError("codes must be a tensor or nested list of numbers") from None
         single = codes.ndim == 1
-        codes = codes.reshape(-1, self.model.config.code_size) if single or codes.ndim == 2 else None
-        if codes is None or not torch.isfinite(codes).all():
-            raise InputError(f"codes must be finite, of shape ({self.model.config.code_size},) or "
-                             f"(N, {self.model.config.code_size})")
+        if codes.ndim not in (1, 2) or codes.shape[-1] != size or codes.numel() == 0 or not torch.isfinite(codes).all():
+            raise InputError(f"codes must be finite, of shape ({size},) or (N, {size}); got {tuple(codes.shape)}")
+        codes = codes.reshape(-1, size)
         texts = []
         for start in range(0, codes.shape[0], self.batch_size):
             options.setdefault("max_length", self.model.config.max_length - 1)  # room for </s> on re-encoding
@@ -269,6 +272,8 @@ class LatentEditor:
             raise InputError(f"direction {direction_name!r} has no head to judge arrival; learn it with head= and "
                              "target=, or give a numeric strength")
         max_strength = _finite(max_strength, "max_strength")
+        if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
+            raise InputError(f"grid must be a positive integer, got {grid!r}")
         target = parse_targets({direction.head: direction.target}, self.heads)[0]
         strengths = torch.linspace(max_strength / grid, max_strength, grid)  # (G,)
         n, dim = codes.shape

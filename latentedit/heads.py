@@ -32,7 +32,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 def check_name(name: object, what: str = "name") -> str:
     """Head and direction names become folder/file names: refuse anything that could escape."""
-    if not isinstance(name, str) or not NAME_PATTERN.match(name) or ".." in name:
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
         raise InputError(f"{what} {name!r} is not allowed: use 1-64 letters, digits, '_', '-' or '.', "
                          "starting with a letter or digit (no paths)")
     return name
@@ -118,6 +118,8 @@ def fit_head(
     refitted on all examples.
     """
     check_name(name, "head name")
+    if isinstance(heldout_fraction, bool) or not isinstance(heldout_fraction, (int, float)) or not 0 <= heldout_fraction < 1:
+        raise InputError(f"heldout_fraction must be a number in [0, 1), got {heldout_fraction!r}")
     if (values is None) == (labels is None):
         raise InputError("give exactly one of values= (regression) or labels= (classification)")
     kind = kind or ("regression" if values is not None else "classification")
@@ -127,9 +129,14 @@ def fit_head(
     n = codes.shape[0]
     if codes.ndim != 2 or n < 4:
         raise InputError(f"need at least 4 examples to fit a head, got {n}")
+    if not torch.isfinite(codes).all():
+        raise InputError("codes must be finite (found NaN or inf)")
     generator = torch.Generator().manual_seed(seed)
     if kind == "regression":
-        target = torch.as_tensor(values, dtype=torch.float32).flatten()
+        try:
+            target = torch.as_tensor(values, dtype=torch.float32).flatten()
+        except (TypeError, ValueError, RuntimeError):
+            raise InputError("values must be a list of numbers (regression); use labels= for categories") from None
         if target.shape[0] != n:
             raise InputError(f"{target.shape[0]} values for {n} texts")
         if not torch.isfinite(target).all():
@@ -146,6 +153,8 @@ def fit_head(
         target = torch.tensor([names.index(label) for label in labels])
         order = _stratified_order(target, generator)
     held = max(1, int(round(n * heldout_fraction))) if heldout_fraction > 0 else 0
+    if n - held < 2:
+        raise InputError(f"only {n - held} examples left to fit on after holding out {held}; give more texts")
     test_idx, train_idx = order[:held], order[held:]
 
     def train_on(index: torch.Tensor) -> PropertyHead:

@@ -57,6 +57,7 @@ def random_search(start: torch.Tensor, objective: Objective, steps: int = 50, po
     the region (x1.5), a failure narrows it (x0.5).
     """
     loss_fn = penalised(objective, start, proximity, prior)
+    population_loss_fn = penalised(objective, start.repeat(population, 1), proximity, prior)  # rows p*N + n
     n, dim = start.shape
     best = start.clone()
     best_loss = loss_fn(best)
@@ -67,7 +68,7 @@ def random_search(start: torch.Tensor, objective: Objective, steps: int = 50, po
         noise = torch.randn(population, n, dim, generator=generator).to(start.device)
         noise = noise / noise.norm(dim=-1, keepdim=True).clamp(min=1e-12) * dim**0.5
         candidates = best.unsqueeze(0) + noise * (radii * scale).unsqueeze(0)  # (P, N, D)
-        losses = loss_fn(candidates.reshape(-1, dim)).view(population, n)
+        losses = population_loss_fn(candidates.reshape(-1, dim)).view(population, n)
         step_loss, index = losses.min(0)  # (N,)
         improved = step_loss < best_loss
         chosen = candidates[index, torch.arange(n)]

@@ -58,9 +58,6 @@ def test_decode_one_code_or_a_batch(review_editor, review_corpus):
         review_editor.decode(torch.zeros(2, 2, 16))
 
 
-@pytest.mark.xfail(strict=True, reason="editor.py LatentEditor.decode: codes.reshape(-1, code_size) is applied "
-                   "before checking the last dimension: size 15 raises RuntimeError, and (32,) or (2, 32) are "
-                   "silently decoded as 2 or 4 codes of 16")
 @pytest.mark.parametrize("shape", [(15,), (32,), (2, 32), (3, 8)])
 def test_decode_refuses_codes_of_the_wrong_size(review_editor, shape):
     with pytest.raises(InputError):
@@ -278,9 +275,6 @@ def test_optimize_with_random_search_also_improves(review_editor, negatives):
     assert mean([r.scores["rating"] for r in results]) > mean([r.source_scores["rating"] for r in results]) + 1.0
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason="search.py random_search fails for more than one code "
-                   "(penalised() broadcasts start (N, D) against (population*N, D)), so optimize(list, method='random') "
-                   "raises RuntimeError")
 def test_optimize_a_list_with_random_search(review_editor, negatives):
     results = review_editor.optimize(negatives[:3], {"rating": "max"}, method="random", seed=0)
     assert len(results) == 3

@@ -89,9 +89,6 @@ def test_random_search_same_seed_same_trajectory_other_seed_other_trajectory():
     assert not torch.equal(a, c)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="search.py random_search: penalised() subtracts start (N, D) from the "
-                   "flattened (population*N, D) candidates, which only broadcasts for N == 1 (RuntimeError)")
 def test_random_search_on_a_batch_of_codes():
     start = starts(3)
     objective = bowl(torch.full((DIM,), 2.0))
