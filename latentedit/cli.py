@@ -51,7 +51,6 @@ exit code 2, and leaves any existing output file as it was.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import re
@@ -65,6 +64,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .data import checked_path, iter_lines, iter_records
 from .errors import DataFormatError, InputError, LatentEditError
 
 DEFAULT_MODEL = "default"
@@ -544,38 +544,13 @@ def _text_source(args) -> Iterator[str]:
     return iter(args.texts)
 
 
-def _check_readable(path: Path) -> None:
-    if path.is_dir():
-        raise DataFormatError(f"{path}: is a directory, expected a text file")
-    if not path.is_file():
-        raise DataFormatError(f"{path}: file not found")
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as error:
-        raise DataFormatError(f"{path}: cannot read ({error.strerror})") from None
-
-
-def _decoded_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, line with its ending) of a UTF-8 file, read lazily."""
-    with open(path, "rb") as stream:
-        for number, raw in enumerate(stream, 1):
-            try:
-                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as error:
-                raise DataFormatError(f"{path}:{number}: not valid UTF-8 ({error.reason} at byte {error.start + 1} "
-                                      "of the line)") from None
-
-
 def _input_lines(name: str) -> Iterator[str]:
     """The stripped lines of --input, one text each. Unlike data.iter_texts, which skips empty lines,
     an empty line is an error naming it: skipping it would shift every later output line."""
-    path = Path(name)
-    _check_readable(path)
+    path = checked_path(name)
 
     def lines() -> Iterator[str]:
-        for number, line in _decoded_lines(path):
-            text = line.strip()
+        for number, text in iter_lines(path):
             if not text:
                 raise DataFormatError(f"{path}:{number}: empty line; every line must hold a text "
                                       "(outputs are line-aligned with the input)")
@@ -656,13 +631,11 @@ def _read_records(name: str, text_column: str, target_column: str, numeric: bool
     """Texts and their values (numbers) or labels (strings) from a .csv, .tsv or .jsonl file, in
     file order; a row with a missing or empty text, value or label is an error naming its line."""
     path = Path(name)
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in _TABLE_FORMATS:
+    if path.suffix.lower().lstrip(".") not in _TABLE_FORMATS:
         raise DataFormatError(f"{path}: texts with values or labels are read from a .csv, .tsv or .jsonl file, "
                               f"not {path.suffix or 'a file without extension'}")
-    _check_readable(path)
     texts, targets = [], []
-    for number, record in (_jsonl_records(path) if fmt == "jsonl" else _table_records(path, fmt, (text_column, target_column))):
+    for number, record in iter_records(path, (text_column, target_column)):
         text = record.get(text_column)
         if not isinstance(text, str) or not text.strip():
             raise DataFormatError(f"{path}:{number}: {text_column!r} must be a non-empty text, got {text!r}")
@@ -688,40 +661,6 @@ def _record_target(path: Path, number: int, column: str, value, numeric: bool):
     if not isinstance(value, (str, int)):
         raise DataFormatError(f"{where} must be a label (text or whole number), got {value!r}")
     return str(value).strip()
-
-
-def _table_records(path: Path, fmt: str, needed: tuple[str, str]) -> Iterator[tuple[int, dict]]:
-    options = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if fmt == "tsv" else {}
-    rows = csv.reader((line for _, line in _decoded_lines(path)), **options)
-    try:
-        header = [h.strip() for h in next(rows, [])]
-        if not header:
-            raise DataFormatError(f"{path}: file is empty, expected a header row")
-        missing = [c for c in needed if c not in header]
-        if missing:
-            raise DataFormatError(f"{path}:1: no column {missing[0]!r}; available columns: {', '.join(map(repr, header))}")
-        start = rows.line_num + 1
-        for row in rows:
-            if any(field.strip() for field in row):
-                if len(row) != len(header):
-                    raise DataFormatError(f"{path}:{start}: expected {len(header)} fields like the header, got {len(row)}")
-                yield start, dict(zip(header, row))
-            start = rows.line_num + 1
-    except csv.Error as error:
-        raise DataFormatError(f"{path}:{rows.line_num}: malformed {fmt.upper()} row ({error})") from None
-
-
-def _jsonl_records(path: Path) -> Iterator[tuple[int, dict]]:
-    for number, line in _decoded_lines(path):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataFormatError(f"{path}:{number}: not valid JSON ({error.msg})") from None
-        if not isinstance(record, dict):
-            raise DataFormatError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-        yield number, record
 
 
 def _column_for(name: str, column: str) -> str | None:

@@ -40,22 +40,64 @@ def iter_texts(path, column: str | None = None, *, format: str | None = None) ->
 
     The path and arguments are checked at call time; the file is read while iterating.
     """
+    path = checked_path(path)
+    fmt = _format(path, format)
+    if fmt == "txt":
+        if column is not None:
+            raise DataFormatError(
+                f"{path}: column={column!r} given, but the file is read as plain text "
+                "(one example per line); pass format='csv', 'tsv' or 'jsonl'"
+            )
+        return (text for _, text in iter_lines(path) if text)
+    return _texts_of_records(path, column, fmt)
+
+
+def _texts_of_records(path: Path, column: str | None, fmt: str) -> Iterator[str]:
+    for n, record in iter_records(path, (column,), format=fmt):
+        value = record[column]
+        if not isinstance(value, str):
+            kind = "null" if value is None else type(value).__name__
+            raise DataFormatError(f"{path}:{n}: value of {column!r} must be a string, got {kind}")
+        if text := value.strip():
+            yield text
+
+
+def iter_lines(path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, stripped_line)`` for every line of a UTF-8 text file, empty ones
+    included (for outputs that must stay line-aligned with their input)."""
+    path = checked_path(path)
+    with open(path, "rb") as f:
+        for n, line in _lines(path, f):
+            yield n, line.strip()
+
+
+def iter_records(path, columns: tuple[str | None, ...], *, format: str | None = None) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line_number, record)`` of a CSV/TSV (header row) or JSONL file; every name in
+    ``columns`` must exist (the error lists the available ones). Blank lines are skipped."""
+    path = checked_path(path)
+    fmt = _format(path, format)
+    if fmt == "txt":
+        raise DataFormatError(f"{path}: records with named columns are read from a .csv, .tsv or .jsonl file")
+    return _jsonl_records(path, columns) if fmt == "jsonl" else _table_records(path, columns, fmt)
+
+
+def checked_path(path) -> Path:
+    """The path of an existing, readable regular file, or a DataFormatError saying what is wrong."""
     path = Path(os.fspath(path))
-    fmt = format.lower() if format else path.suffix.lower().lstrip(".")
-    if format and fmt not in _FORMATS:
-        raise InputError(f"format must be one of {', '.join(_FORMATS)}; got {format!r}")
-    fmt = fmt if fmt in _FORMATS else "txt"
     if path.is_dir():
         raise DataFormatError(f"{path}: is a directory, expected a text file")
     if not path.is_file():
         raise DataFormatError(f"{path}: file not found")
-    if fmt == "txt" and column is not None:
-        raise DataFormatError(
-            f"{path}: column={column!r} given, but the file is read as plain text "
-            "(one example per line); pass format='csv', 'tsv' or 'jsonl'"
-        )
-    reader = {"txt": _iter_txt, "csv": _iter_table, "tsv": _iter_table, "jsonl": _iter_jsonl}[fmt]
-    return reader(path, column, fmt)
+    if not os.access(path, os.R_OK):
+        raise DataFormatError(f"{path}: cannot read (permission denied)")
+    return path
+
+
+def _format(path: Path, format: str | None) -> str:
+    fmt = format.lower() if isinstance(format, str) else path.suffix.lower().lstrip(".")
+    if format is not None and fmt not in _FORMATS:
+        raise InputError(f"format must be one of {', '.join(_FORMATS)}; got {format!r}")
+    return fmt if fmt in _FORMATS else "txt"
 
 
 def _lines(path: Path, f) -> Iterator[tuple[int, str]]:
@@ -67,14 +109,7 @@ def _lines(path: Path, f) -> Iterator[tuple[int, str]]:
             raise DataFormatError(f"{path}:{n}: not valid UTF-8 ({e.reason} at byte {e.start + 1} of the line)") from None
 
 
-def _iter_txt(path: Path, column, fmt) -> Iterator[str]:
-    with open(path, "rb") as f:
-        for _, line in _lines(path, f):
-            if text := line.strip():
-                yield text
-
-
-def _iter_table(path: Path, column: str | None, fmt: str) -> Iterator[str]:
+def _table_records(path: Path, columns: tuple[str, ...], fmt: str) -> Iterator[tuple[int, dict]]:
     with open(path, "rb") as f:
         lines = (line for _, line in _lines(path, f))
         tsv = {"delimiter": "\t", "quoting": csv.QUOTE_NONE} if fmt == "tsv" else {}
@@ -84,10 +119,10 @@ def _iter_table(path: Path, column: str | None, fmt: str) -> Iterator[str]:
             header = [h.strip() for h in next(rows, [])]
             if not header:
                 raise DataFormatError(f"{path}: file is empty, expected a header row")
-            if column not in header:
-                what = f"no column {column!r}" if column else f"a column name is required for {fmt.upper()}"
-                raise DataFormatError(f"{path}:1: {what}; available columns: {', '.join(map(repr, header))}")
-            index = header.index(column)
+            for column in columns:
+                if column not in header:
+                    what = f"no column {column!r}" if column else f"a column name is required for {fmt.upper()}"
+                    raise DataFormatError(f"{path}:1: {what}; available columns: {', '.join(map(repr, header))}")
             start = rows.line_num + 1
             for row in rows:
                 if any(field.strip() for field in row):
@@ -95,30 +130,25 @@ def _iter_table(path: Path, column: str | None, fmt: str) -> Iterator[str]:
                         raise DataFormatError(
                             f"{path}:{start}: expected {len(header)} fields like the header, got {len(row)}"
                         )
-                    if text := row[index].strip():
-                        yield text
+                    yield start, dict(zip(header, row))
                 start = rows.line_num + 1
         except csv.Error as e:
             raise DataFormatError(f"{path}:{start}: malformed {fmt.upper()} row ({e})") from None
 
 
-def _iter_jsonl(path: Path, column: str | None, fmt) -> Iterator[str]:
+def _jsonl_records(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
     with open(path, "rb") as f:
         for n, line in _lines(path, f):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                record = json.loads(line)
             except json.JSONDecodeError as e:
                 raise DataFormatError(f"{path}:{n}: not valid JSON ({e.msg})") from None
-            if not isinstance(obj, dict):
-                raise DataFormatError(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
-            if column not in obj:
-                what = f"no key {column!r}" if column else "a column (key) name is required for JSONL"
-                raise DataFormatError(f"{path}:{n}: {what}; available keys: {', '.join(map(repr, obj)) or 'none'}")
-            value = obj[column]
-            if not isinstance(value, str):
-                kind = "null" if value is None else type(value).__name__
-                raise DataFormatError(f"{path}:{n}: value of {column!r} must be a string, got {kind}")
-            if text := value.strip():
-                yield text
+            if not isinstance(record, dict):
+                raise DataFormatError(f"{path}:{n}: expected a JSON object, got {type(record).__name__}")
+            for column in columns:
+                if column not in record:
+                    what = f"no key {column!r}" if column else "a column (key) name is required for JSONL"
+                    raise DataFormatError(f"{path}:{n}: {what}; available keys: {', '.join(map(repr, record)) or 'none'}")
+            yield n, record
