@@ -279,7 +279,7 @@ class LatentEditor:
         n, dim = codes.shape
         candidates = codes.unsqueeze(1) + strengths.view(1, -1, 1) * direction.vector  # (N, G, D)
         texts = self.decode(candidates.reshape(-1, dim))
-        recoded = self._encode(texts)
+        recoded = self._encode_distinct(texts)
         with torch.no_grad():
             if target.head.config.kind == "classification":
                 arrived = target.reached(recoded).view(n, grid)
@@ -334,17 +334,18 @@ class LatentEditor:
             raise InputError("min_similarity must be between 0 and 1")
         objective = lambda z: total_loss(targets, z)  # noqa: E731
         if method == "adam":
-            path = adam_search(codes, objective, steps, lr, proximity, prior)
+            path = adam_search(codes, objective, steps, lr, proximity, prior, tolerance=1e-4, patience=10)
         elif method == "random":
             generator = torch.Generator().manual_seed(seed)
             path = random_search(codes, objective, steps, proximity=proximity, prior=prior, generator=generator)
         else:
             raise InputError(f"method must be 'adam' or 'random', got {method!r}")
-        picks = sorted({0, *torch.linspace(1, steps, min(candidates, steps)).round().long().tolist()})
+        last = path.shape[0] - 1  # Adam may stop early
+        picks = sorted({0, *torch.linspace(1, last, min(candidates, last)).round().long().tolist()})
         n, dim = codes.shape
         tried = path[picks].transpose(0, 1)  # (N, C, D)
         texts = self.decode(tried.reshape(-1, dim))
-        recoded = self._encode(texts)
+        recoded = self._encode_distinct(texts)
         with torch.no_grad():
             losses = total_loss(targets, recoded).view(n, len(picks))
         distances = (recoded.view(n, len(picks), dim) - codes.unsqueeze(1)).norm(dim=-1)
@@ -381,6 +382,13 @@ class LatentEditor:
         return self._results(code.expand(n, -1), [text] * n, codes, self.decode(codes), "neighbor")
 
     # -- shared ----------------------------------------------------------------------------------
+
+    def _encode_distinct(self, texts: list[str]) -> torch.Tensor:
+        """Codes of texts, encoding each distinct text once (candidates often decode alike)."""
+        distinct = list(dict.fromkeys(texts))
+        codes = self._encode(distinct)
+        index = {text: i for i, text in enumerate(distinct)}
+        return codes[[index[text] for text in texts]]
 
     def _results(self, sources: torch.Tensor, source_texts: list[str], codes: torch.Tensor, texts: list[str],
                  operation: str, strengths: list[float] | None = None, trajectories: list[list] | None = None,

@@ -32,17 +32,38 @@ def penalised(objective: Objective, start: torch.Tensor, proximity: float, prior
 
 
 def adam_search(start: torch.Tensor, objective: Objective, steps: int = 50, lr: float = 0.05,
-                proximity: float = 1.0, prior: float = 0.1) -> torch.Tensor:
-    """Adam on the codes themselves. start (N, D) -> trajectory (steps + 1, N, D)."""
+                proximity: float = 1.0, prior: float = 0.1, tolerance: float | None = None,
+                patience: int = 3) -> torch.Tensor:
+    """Adam on the codes themselves. start (N, D) -> trajectory (T + 1, N, D), T <= steps.
+
+    With a ``tolerance``, stops early once no row's penalised loss has improved by more than
+    that (relative) for ``patience`` steps: the path beyond would add no new candidates.
+    """
     loss_fn = penalised(objective, start.detach(), proximity, prior)
     z = start.detach().clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([z], lr=lr)
+    first, second = torch.zeros_like(z), torch.zeros_like(z)  # Adam moments
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
     path = [start.detach().clone()]
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss_fn(z).sum().backward()  # rows are independent: the sum gives each row its own gradient
-        optimizer.step()
+    best, stalled = None, 0
+    for step in range(1, steps + 1):
+        loss = loss_fn(z)  # (N,)
+        (grad,) = torch.autograd.grad(loss.sum(), z)  # rows are independent: each gets its own gradient
+        with torch.no_grad():
+            first.mul_(beta1).add_(grad, alpha=1 - beta1)
+            second.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            update = (first / (1 - beta1**step)) / ((second / (1 - beta2**step)).sqrt() + eps)
+            z -= lr * update
         path.append(z.detach().clone())
+        current = loss.detach()
+        if tolerance is None:
+            continue
+        if best is not None and bool((current < best - tolerance * best.abs().clamp(min=1.0)).any()):
+            stalled = 0
+        elif best is not None:
+            stalled += 1
+            if stalled >= patience:
+                break
+        best = current if best is None else torch.minimum(best, current)
     return torch.stack(path)
 
 
