@@ -19,8 +19,8 @@ from torch import nn
 
 
 def _pairwise_sq_dist(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    # x (N, D), y (M, D) -> (N, M)
-    return (x.unsqueeze(1) - y.unsqueeze(0)).pow(2).sum(-1)
+    # x (N, D), y (M, D) -> (N, M), through one matrix product (no (N, M, D) tensor)
+    return (x.pow(2).sum(-1, keepdim=True) + y.pow(2).sum(-1) - 2.0 * x @ y.t()).clamp_min(0.0)
 
 
 def kernel_matrix(x: torch.Tensor, y: torch.Tensor, kernel: str = "imq") -> torch.Tensor:
