@@ -24,7 +24,7 @@ from .directions import Direction, learn_direction, load_direction, property_dir
 from .errors import InputError, ModelFolderError
 from .heads import PropertyHead, check_name, fit_head, load_head, save_head
 from .model import TransformerVAE
-from .model_folder import save_model
+from .model_folder import read_config, read_consistently, save_model
 from .results import EditResult
 from .search import adam_search, random_search
 from .targets import parse_targets, total_loss
@@ -61,12 +61,17 @@ class LatentEditor:
     def load(cls, name_or_path: str | Path, device: str | torch.device = "cpu") -> "LatentEditor":
         """Load a model folder, or a built-in model by name (see :func:`builtin_models`)."""
         folder = resolve_model(name_or_path)
-        model = TransformerVAE.from_pretrained(folder, device=device)
-        code_size = model.config.code_size
-        heads = {p.name: load_head(p, code_size) for p in sorted((folder / "heads").glob("*")) if p.is_dir()}
-        directions = {p.stem: load_direction(folder / "directions", p.stem, code_size)
-                      for p in sorted((folder / "directions").glob("*.json"))}
-        return cls(model, heads, directions)
+        read_config(folder)  # clear errors for a missing or foreign folder first
+
+        def read() -> LatentEditor:
+            model = TransformerVAE.from_pretrained(folder, device=device)
+            code_size = model.config.code_size
+            heads = {p.name: load_head(p, code_size) for p in sorted((folder / "heads").glob("*")) if p.is_dir()}
+            directions = {p.stem: load_direction(folder / "directions", p.stem, code_size)
+                          for p in sorted((folder / "directions").glob("*.json"))}
+            return cls(model, heads, directions)
+
+        return read_consistently(folder, read)
 
     def save(self, path: str | Path) -> None:
         """Write the model with its heads and directions to a folder, atomically."""

@@ -162,8 +162,9 @@ def fit_head(
         std = float(target[index].std()) if kind == "regression" and len(index) > 1 else 1.0
         config = HeadConfig(name=name, kind=kind, code_size=codes.shape[1], hidden=hidden, labels=names,
                             value_mean=mean, value_std=std if std > 1e-8 else 1.0)
-        torch.manual_seed(seed)
-        head = PropertyHead(config)
+        with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
+            torch.manual_seed(seed)
+            head = PropertyHead(config)
         optimizer = torch.optim.Adam(head.parameters(), lr=1e-2, weight_decay=weight_decay)
         x, y = codes[index], target[index]
         for _ in range(epochs):

@@ -19,12 +19,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import glob
 import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 import torch
 import transformers
@@ -41,6 +43,7 @@ WEIGHTS_FILE = "model.safetensors"
 TOKENIZER_FILE = "tokenizer.json"
 FORMAT_VERSION = 1
 UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+T = TypeVar("T")
 
 
 def save_model(model, folder: str | Path, write_extra: Callable[[Path], None] | None = None) -> None:
@@ -100,9 +103,14 @@ def read_config(folder: str | Path) -> VAEConfig:
 
 def load_model(folder: str | Path, device: str | torch.device = "cpu"):
     """Load a model folder; returns a TransformerVAE in eval mode with ``.tokenizer`` set."""
+    folder = Path(folder)
+    read_config(folder)  # clear errors for a missing or foreign folder first
+    return read_consistently(folder, lambda: _load_model_files(folder, device))
+
+
+def _load_model_files(folder: Path, device):
     from .model import TransformerVAE
 
-    folder = Path(folder)
     config = read_config(folder)
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
@@ -139,7 +147,9 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent))
+    prefix = f".{target.name}.saving-"
+    _remove_leftovers(target.parent, prefix)
+    staging = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=target.parent))
     _usual_permissions(staging, 0o777)  # mkdtemp makes 0700
     try:
         yield staging
@@ -172,8 +182,13 @@ def atomic_file(target: str | Path, mode: str = "w", encoding: str | None = "utf
     without error, so readers never see a partial file."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    _usual_permissions(temp_name, 0o666)  # mkstemp makes 0600
+    prefix = f".{target.name}.writing-"
+    _remove_leftovers(target.parent, prefix)
+    handle, temp_name = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=".tmp", dir=target.parent)
+    if target.is_file():
+        os.chmod(temp_name, target.stat().st_mode & 0o7777)  # keep the file's permissions
+    else:
+        _usual_permissions(temp_name, 0o666)  # mkstemp makes 0600
     try:
         with os.fdopen(handle, mode, encoding=None if "b" in mode else encoding) as stream:
             yield stream
@@ -184,6 +199,42 @@ def atomic_file(target: str | Path, mode: str = "w", encoding: str | None = "utf
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
         raise
+
+
+def _remove_leftovers(parent: Path, prefix: str) -> None:
+    """Delete staging files and folders ``<prefix><pid>-*`` left by processes that were killed."""
+    for leftover in parent.glob(f"{glob.escape(prefix)}*"):
+        pid = leftover.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def read_consistently(folder: Path, read: Callable[[], T]) -> T:
+    """Run ``read`` (which opens files in ``folder`` one by one) until the folder was not swapped
+    by a concurrent save meanwhile, so that all files come from one version."""
+    for attempt in range(20):
+        if attempt:
+            time.sleep(0.01 * attempt)  # let the concurrent save finish
+        before = folder.stat().st_ino
+        try:
+            result = read()
+        except ModelFolderError:
+            if folder.exists() and folder.stat().st_ino != before:
+                continue  # files of two versions met: read again
+            raise
+        if folder.stat().st_ino == before:
+            return result
+    raise ModelFolderError(f"{folder} kept changing while being read (another process is saving to it); try again")
 
 
 def _usual_permissions(path: str | Path, bits: int) -> None:
