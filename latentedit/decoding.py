@@ -15,23 +15,34 @@ def _new_cache() -> EncoderDecoderCache:
 
 
 def _step_loop(model, z: torch.Tensor, max_length: int, choose) -> torch.Tensor:
-    """Shared loop of greedy and sampling: choose(logits (B, V)) -> next ids (B,)."""
+    """Shared loop of greedy and sampling: choose(logits (B', V)) -> next ids (B',).
+
+    Rows that have produced </s> leave the batch (and the cache), so a long straggler does not
+    make every finished row pay for its steps.
+    """
     cfg = model.config
     memory, offset = model.latent_context(z)
     cache = _new_cache()
     batch = z.shape[0]
+    output = torch.full((batch, max_length), cfg.pad_token_id, dtype=torch.long, device=z.device)
+    active = torch.arange(batch, device=z.device)  # rows still being decoded
     current = torch.full((batch, 1), cfg.bos_token_id, dtype=torch.long, device=z.device)
-    finished = torch.zeros(batch, dtype=torch.bool, device=z.device)
-    generated = []
-    for _ in range(max_length):
-        logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()  # (B, V)
-        next_ids = choose(logits).masked_fill(finished, cfg.pad_token_id)
-        generated.append(next_ids)
-        finished |= next_ids == cfg.eos_token_id
-        if finished.all():
+    length = 0
+    for step in range(max_length):
+        logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()  # (B', V)
+        next_ids = choose(logits)
+        output[active, step] = next_ids
+        length = step + 1
+        running = next_ids != cfg.eos_token_id
+        if not running.any():
             break
+        if not running.all():
+            keep = running.nonzero().squeeze(1)
+            active, next_ids, memory = active[keep], next_ids[keep], memory[keep]
+            offset = offset[keep] if offset is not None else None
+            cache.reorder_cache(keep)
         current = next_ids.unsqueeze(1)
-    return torch.stack(generated, dim=1)
+    return output[:, :length]
 
 
 def greedy(model, z: torch.Tensor, max_length: int) -> torch.Tensor:

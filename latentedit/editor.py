@@ -399,7 +399,7 @@ class LatentEditor:
                  operation: str, strengths: list[float] | None = None, trajectories: list[list] | None = None,
                  recoded: torch.Tensor | None = None) -> list[EditResult]:
         """Package outputs; scores come from re-encoding the decoded texts."""
-        recoded = self._encode(texts) if recoded is None else recoded
+        recoded = self._encode_distinct(texts) if recoded is None else recoded
         new_scores = self._score_codes(recoded) if self.heads else {}
         old_scores = self._score_codes(sources) if self.heads else {}
         return [

@@ -14,7 +14,7 @@ needs short, self-contained statements. What is kept, precisely:
   counted.
 * **Statements**: every :class:`ast.stmt` node at any depth (module level, in functions, classes,
   loop bodies, ...) whose first and last line are the same line. Its text is the exact source
-  segment (``ast.get_source_segment``: no indentation, no trailing comment; one of several
+  segment (as ``ast.get_source_segment`` gives it: no indentation, no trailing comment; one of several
   statements joined by ``;`` comes alone). A one-line compound statement (``if x: return y``) is
   kept whole, and its inner statement (``return y``) separately.
 * **Excluded**: expression statements that only name something, whose value is a constant
@@ -43,6 +43,7 @@ import argparse
 import ast
 import hashlib
 import json
+import re
 import sys
 import sysconfig
 import tokenize
@@ -52,6 +53,7 @@ from typing import Iterable, Iterator, Sequence
 
 from .model_folder import atomic_file
 
+_LINE_ENDS = re.compile(r"\r\n|\r|\n")
 EXCLUDED_DIRS = frozenset({"test", "tests", "idle_test", "__pycache__", "site-packages", "dist-packages"})
 SPLITS = ("train", "valid", "test")
 
@@ -126,6 +128,7 @@ def parse_file(path: Path) -> tuple[str, ast.Module] | None:
 
 def single_line_statements(source: str, tree: ast.AST, max_chars: int, counts: dict) -> Iterator[str]:
     """Texts of the one-line statements of a parsed file that pass the filters (see the module doc)."""
+    lines = _LINE_ENDS.split(source)  # numbered as the parser numbers them (not str.splitlines)
     for node in ast.walk(tree):
         if not isinstance(node, ast.stmt) or node.lineno != node.end_lineno:
             continue
@@ -133,7 +136,10 @@ def single_line_statements(source: str, tree: ast.AST, max_chars: int, counts: d
         if is_bare_expression(node):
             counts["excluded_bare"] += 1
             continue
-        text = (ast.get_source_segment(source, node) or "").strip()
+        # ast.get_source_segment(source, node), without re-splitting the file for every node;
+        # column offsets count UTF-8 bytes
+        line = lines[node.lineno - 1].encode("utf-8")
+        text = line[node.col_offset : node.end_col_offset].decode("utf-8").strip()
         if len(text) > max_chars:
             counts["excluded_long"] += 1
         elif not text.isprintable():
