@@ -8,6 +8,7 @@ Look at a model::
     latentedit encode --model M --input in.txt --output codes.jsonl
     latentedit interpolate --model M "the food was great ." "the service was slow ." --steps 7
     latentedit sample --model M -n 5
+    latentedit eval --model M --data test.tsv --labels-column label --out eval   # report.json + plots
 
 Edit texts::
 
@@ -207,6 +208,29 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
 
     command("info", run_info, "Describe a model: architecture, size, provenance, heads and directions.")
+
+    evaluation = command("eval", run_eval, "Evaluate a model on held-out texts: reconstruction, interpolation, probe "
+                         "and latent health; writes report.json and PNG plots (see latentedit.evaluation).")
+    evaluation.add_argument("--data", required=True, metavar="FILE",
+                            help="held-out texts: .txt (one per line) or .csv/.tsv/.jsonl with --column")
+    evaluation.add_argument("--column", default="text", help="text column of a .csv/.tsv/.jsonl file (default: %(default)s)")
+    evaluation.add_argument("--labels-column", "--label-column", dest="labels_column", metavar="COLUMN",
+                            help="label column: runs the probe (codes vs TF-IDF) and colours the code map")
+    evaluation.add_argument("--kind", choices=("text", "python"), default="text",
+                            help="python: also the share of interpolation points that ast.parse (default: %(default)s)")
+    evaluation.add_argument("--out", metavar="DIR", default="eval", help="folder for report.json and the plots "
+                            "(default: %(default)s)")
+    evaluation.add_argument("--pairs", type=_non_negative_int, default=50,
+                            help="text pairs to interpolate between (default: %(default)s)")
+    evaluation.add_argument("--k", type=_positive_int, default=50,
+                            help="importance samples per text for the NLL estimate (default: %(default)s)")
+    evaluation.add_argument("--iw-examples", type=_positive_int, default=512, metavar="N",
+                            help="texts (a seeded sample) for the importance-weighted NLL (default: %(default)s)")
+    evaluation.add_argument("--max-examples", type=_positive_int, metavar="N",
+                            help="evaluate a seeded sample of N texts (default: all)")
+    evaluation.add_argument("--metrics", metavar="FILE", help="a trainer's metrics.jsonl to plot training curves from "
+                            "(default: metrics.jsonl beside the model folder, when there is one)")
+    evaluation.add_argument("--seed", type=int, default=0, help="seed of pairs, samples and tests (default: %(default)s)")
 
     train = command("train", run_train, "Train a model from a TOML config (see trainers/configs).", model=False)
     train.add_argument("rest", nargs=argparse.REMAINDER, help="arguments of python -m trainers.train")
@@ -495,6 +519,68 @@ def run_info(args) -> None:
         console.print(table)
     else:
         console.print("no directions (add one with latentedit learn-direction)")
+
+
+def run_eval(args) -> None:
+    import random
+
+    from .data import read_texts
+    from .editor import resolve_model
+    from .evaluation import evaluate, json_safe
+
+    if Path(args.out).is_file():
+        raise InputError(f"--out {args.out} is a file; give a folder")
+    labels = None
+    if args.labels_column:
+        texts, labels = _read_records(args.data, args.column, args.labels_column, numeric=False)
+    else:
+        texts = read_texts(args.data, _column_for(args.data, args.column))
+    if args.max_examples is not None and len(texts) > args.max_examples:
+        keep = sorted(random.Random(args.seed).sample(range(len(texts)), args.max_examples))
+        texts = [texts[i] for i in keep]
+        labels = [labels[i] for i in keep] if labels is not None else None
+    folder = resolve_model(args.model)
+    metrics = args.metrics
+    if metrics is None:
+        metrics = next((str(p) for p in (folder / "metrics.jsonl", folder.parent / "metrics.jsonl") if p.is_file()), None)
+    else:
+        checked_path(metrics)
+    report = evaluate(str(folder), texts, labels, kind=args.kind, pairs=args.pairs, k=args.k, out_dir=args.out,
+                      seed=args.seed, metrics_path=metrics, iw_examples=args.iw_examples)
+    if args.json:
+        print(json.dumps(json_safe(report)))
+        return
+    rec, health, inter, probe = report["reconstruction"], report["health"], report["interpolation"], report["probe"]
+
+    def number(value, digits: int = 3) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    rows = [("texts", str(report["examples"])),
+            ("greedy token accuracy / exact match", f"{number(rec['greedy_token_accuracy'])} / "
+                                                    f"{number(rec['greedy_exact_match'])}"),
+            ("BLEU-4 of reconstructions", number(rec["bleu4"], 1))]
+    for method in ("slerp", "lerp"):
+        scores = inter[method]
+        valid = f", valid {number(scores['valid_share'])}" if "valid_share" in scores else ""
+        rows.append((f"{method}: {inter['pairs']} pairs", f"distinct {number(scores['distinct_share'])}, "
+                                                          f"new {number(scores['new_share'])}{valid}"))
+    if probe is not None:
+        rows.append(("probe accuracy codes / TF-IDF", probe.get("skipped") or
+                     f"{number(probe['codes_accuracy'])} / {number(probe['tfidf_accuracy'])} ({probe['folds']} folds)"))
+    mmd = health["mmd"] or {}
+    rows += [("rate / distortion (nats)", f"{number(health['rate'], 2)} / {number(health['distortion'], 2)}"),
+             ("active units", f"{health['active_units']} of {health['code_size']}"),
+             ("mutual information / marginal KL", f"{number(health['mutual_information'], 2)} (max "
+                                                  f"{number(health['mutual_information_ceiling'], 2)}) / "
+                                                  f"{number(health['marginal_kl'], 2)}"),
+             ("MMD test vs prior: p-value", number(mmd.get("p_value"))),
+             (f"IW NLL (k={health['iw']['k']}) / perplexity", f"{number(health['iw']['nll'], 2)} / "
+                                                               f"{number(health['iw']['perplexity'], 2)}")]
+    table = Table("metric", "value", title=f"evaluation of {args.model} on {args.data}")
+    for name, value in rows:
+        table.add_row(name, Text(value))
+    Console().print(table)
+    print(f"wrote {', '.join(report['files'].values())}", file=sys.stderr)
 
 
 def run_train(args) -> int:

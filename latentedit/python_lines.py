@@ -21,9 +21,10 @@ needs short, self-contained statements. What is kept, precisely:
   (docstrings, ``1``, ``...``), a bare name (``x``) or a dotted name (``os.sep``); texts longer
   than ``max_chars`` characters; texts with a character that is not printable (tabs, control
   characters, line or paragraph separators inside string literals; they would break the
-  one-line-per-example files); texts that ``ast.parse`` refuses on their own (none are expected;
-  this is a safety net). ``pass``, ``break``, ``return x``, ``yield x`` and the like are kept:
-  ``ast.parse`` accepts them alone, although ``compile`` would refuse some outside a function.
+  one-line-per-example files); texts that ``ast.parse`` refuses on their own (the segment of a
+  one-line ``elif`` branch starts with ``elif``). ``pass``, ``break``, ``return x``, ``yield x``
+  and the like are kept: ``ast.parse`` accepts them alone, although ``compile`` would refuse some
+  outside a function.
 * **Distinct**: each text once, however often it occurs.
 * **Split**: by hash, not by file: SHA-256 of the UTF-8 text, its first 8 bytes as a number in
   [0, 1); below ``valid_fraction`` -> valid, below ``valid_fraction + test_fraction`` -> test,
