@@ -2,11 +2,30 @@
 
 Every error a user can cause derives from :class:`LatentEditError`, so callers (and the
 CLI, which turns these into one-line messages with exit code 2) can catch one type.
+
+A LatentEditError's message is always one line: line breaks in it (a path or a file's content
+quoted in the message) are written as visible escapes.
+
+>>> str(ConfigError("config file a\\nb does not exist"))
+'config file a\\\\nb does not exist'
 """
+
+import re
+
+#: what str.splitlines() splits on
+LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break written as its escape (``\\n``, ``\\r``, ``\\u2028``, ...)."""
+    return LINE_BREAKS.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class LatentEditError(Exception):
     """Base class for every error latentedit raises on bad input."""
+
+    def __init__(self, message: object = ""):
+        super().__init__(one_line(str(message)))
 
 
 class ConfigError(LatentEditError, ValueError):
