@@ -13,11 +13,11 @@ True
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import ConfigError
+from .validation import check_bool, check_choice, check_int, check_number
 
 REGULARIZERS = ("mmd", "kl_free_bits", "kl_mdr", "none")
 MMD_KERNELS = ("imq", "rbf")
@@ -71,32 +71,21 @@ class VAEConfig:
     mask_token_id: int = 4
 
     def __post_init__(self) -> None:
-        positive_ints = ("vocab_size", "d_model", "d_ff", "num_heads", "d_kv", "encoder_layers",
-                         "decoder_layers", "max_length", "latent_tokens", "latent_dim")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("vocab_size", "d_model", "d_ff", "num_heads", "d_kv", "encoder_layers", "decoder_layers",
+                     "latent_tokens", "latent_dim"):
+            check_int(name, getattr(self, name), minimum=1, error=ConfigError, expected="a positive integer")
+        check_int("max_length", self.max_length, minimum=2, error=ConfigError)
         for name in ("pad_token_id", "bos_token_id", "eos_token_id", "mask_token_id"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < self.vocab_size:
-                raise ConfigError(f"{name} must be an integer in [0, vocab_size), got {value!r}")
+            check_int(name, getattr(self, name), minimum=0, maximum=self.vocab_size - 1, error=ConfigError)
         for name in ("dropout", "word_dropout"):
-            value = getattr(self, name)
-            if not _is_number(value) or not 0.0 <= value < 1.0:
-                raise ConfigError(f"{name} must be a number in [0, 1), got {value!r}")
+            check_number(name, getattr(self, name), 0.0, 1.0, open_max=True, error=ConfigError)
         for name in ("mmd_weight", "beta", "free_bits", "target_rate"):
-            value = getattr(self, name)
-            if not _is_number(value) or value < 0:
-                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
-        _check_choice("regularizer", self.regularizer, REGULARIZERS)
-        _check_choice("mmd_kernel", self.mmd_kernel, MMD_KERNELS)
-        _check_choice("pooling", self.pooling, POOLINGS)
-        _check_choice("feed_forward", self.feed_forward, FEED_FORWARDS)
-        if not isinstance(self.inject_embeddings, bool):
-            raise ConfigError(f"inject_embeddings must be true or false, got {self.inject_embeddings!r}")
-        if self.max_length < 2:
-            raise ConfigError(f"max_length must be at least 2, got {self.max_length}")
+            check_number(name, getattr(self, name), minimum=0.0, error=ConfigError)
+        check_choice("regularizer", self.regularizer, REGULARIZERS, ConfigError)
+        check_choice("mmd_kernel", self.mmd_kernel, MMD_KERNELS, ConfigError)
+        check_choice("pooling", self.pooling, POOLINGS, ConfigError)
+        check_choice("feed_forward", self.feed_forward, FEED_FORWARDS, ConfigError)
+        check_bool("inject_embeddings", self.inject_embeddings, ConfigError)
 
     @property
     def code_size(self) -> int:
@@ -112,7 +101,7 @@ class VAEConfig:
         if not isinstance(values, dict):
             raise ConfigError(f"a model config must be a mapping, got {type(values).__name__}")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(set(values) - known, key=repr)  # keys of any type: sorted by repr
         if unknown:
             raise ConfigError(f"unknown model config keys {unknown}; known keys: {sorted(known)}")
         return cls(**values)
@@ -120,11 +109,3 @@ class VAEConfig:
     def replace(self, **changes: Any) -> "VAEConfig":
         return dataclasses.replace(self, **changes)
 
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {list(choices)}, got {value!r}")

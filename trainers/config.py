@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,8 @@ import tomllib
 
 from latentedit.config import VAEConfig
 from latentedit.errors import ConfigError
+from latentedit.tokenizer import MAX_VOCAB_SIZE
+from latentedit.validation import check_bool, check_choice, check_int, check_number, check_path, check_str
 
 BETA_SCHEDULES = ("constant", "cyclical")
 PRECISIONS = ("no", "bf16", "fp16")
@@ -39,10 +40,12 @@ class DataConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.train, str) or not self.train:
             raise ConfigError("data.train must name a training file")
-        if not 0.0 <= self.valid_fraction < 1.0:
-            raise ConfigError(f"data.valid_fraction must be in [0, 1), got {self.valid_fraction!r}")
-        _check_int("data.max_examples", self.max_examples, minimum=0)
-        _check_int("data.vocab_size", self.vocab_size, minimum=300)
+        if self.column is not None:
+            check_str("data.column", self.column, ConfigError)
+        check_str("data.valid", self.valid, ConfigError)
+        check_number("data.valid_fraction", self.valid_fraction, 0.0, 1.0, open_max=True, error=ConfigError)
+        check_int("data.max_examples", self.max_examples, minimum=0, error=ConfigError)
+        check_int("data.vocab_size", self.vocab_size, minimum=300, maximum=MAX_VOCAB_SIZE, error=ConfigError)
 
 
 @dataclass(frozen=True)
@@ -69,18 +72,20 @@ class TrainingConfig:
     checkpoint_every: int = 200
 
     def __post_init__(self) -> None:
+        if not isinstance(self.output_dir, str) or not self.output_dir:
+            raise ConfigError("training.output_dir must name a folder")
+        check_str("training.init_t5", self.init_t5, ConfigError)
         for name in ("batch_size", "steps", "log_every", "eval_every", "eval_examples", "checkpoint_every", "beta_cycles"):
-            _check_int(f"training.{name}", getattr(self, name), minimum=1)
-        _check_int("training.warmup_steps", self.warmup_steps, minimum=0)
-        _check_int("training.seed", self.seed, minimum=0)
+            check_int(f"training.{name}", getattr(self, name), minimum=1, error=ConfigError)
+        check_int("training.warmup_steps", self.warmup_steps, minimum=0, error=ConfigError)
+        check_int("training.seed", self.seed, minimum=0, maximum=2**32 - 1, error=ConfigError)  # numpy's seed range
         for name in ("lr", "mdr_lr"):
-            _check_number(f"training.{name}", getattr(self, name), positive=True)
+            check_number(f"training.{name}", getattr(self, name), minimum=0.0, open_min=True, error=ConfigError)
         for name in ("weight_decay", "grad_clip", "min_lr_ratio", "beta_ratio"):
-            _check_number(f"training.{name}", getattr(self, name))
-        if self.beta_schedule not in BETA_SCHEDULES:
-            raise ConfigError(f"training.beta_schedule must be one of {list(BETA_SCHEDULES)}, got {self.beta_schedule!r}")
-        if self.mixed_precision not in PRECISIONS:
-            raise ConfigError(f"training.mixed_precision must be one of {list(PRECISIONS)}, got {self.mixed_precision!r}")
+            check_number(f"training.{name}", getattr(self, name), minimum=0.0, error=ConfigError)
+        check_choice("training.beta_schedule", self.beta_schedule, BETA_SCHEDULES, ConfigError)
+        check_choice("training.mixed_precision", self.mixed_precision, PRECISIONS, ConfigError)
+        check_bool("training.length_bucketing", self.length_bucketing, ConfigError)
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        unknown = sorted(set(values) - {"data", "model", "training"})
+        if not isinstance(values, dict):
+            raise ConfigError(f"a training config must be a mapping of sections, got {type(values).__name__}")
+        unknown = sorted(set(values) - {"data", "model", "training"}, key=repr)  # keys of any type: sorted by repr
         if unknown:
             raise ConfigError(f"unknown config sections {unknown}; use [data], [model] and [training]")
         return cls(
@@ -103,7 +110,9 @@ class TrainConfig:
     @classmethod
     def load(cls, path: str | Path, overrides: list[str] = ()) -> "TrainConfig":
         """Read a TOML config and apply ``section.key=value`` overrides (values parsed as TOML)."""
-        path = Path(path)
+        path = check_path("config path", path, ConfigError)
+        if isinstance(overrides, str) or not isinstance(overrides, (list, tuple)):
+            raise ConfigError(f"overrides must be a list of 'section.key=value' strings, got {type(overrides).__name__}")
         try:
             values = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -111,7 +120,7 @@ class TrainConfig:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path} is not valid TOML: {error}") from None
         for override in overrides:
-            key, sep, raw = override.partition("=")
+            key, sep, raw = check_str("an override", override, ConfigError).partition("=")
             section, dot, name = key.strip().partition(".")
             if not sep or not dot:
                 raise ConfigError(f"override {override!r} must look like section.key=value")
@@ -119,7 +128,10 @@ class TrainConfig:
                 value = tomllib.loads(f"v = {raw}")["v"]
             except tomllib.TOMLDecodeError:
                 value = raw  # a bare word: take it as a string
-            values.setdefault(section, {})[name] = value
+            table = values.setdefault(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"override {override!r}: {section!r} is not a [section] in the config file")
+            table[name] = value
         return cls.from_dict(values)
 
     def replace_section(self, section: str, **changes: Any) -> "TrainConfig":
@@ -137,21 +149,8 @@ def _build(cls, values: dict[str, Any], section: str):
     if not isinstance(values, dict):
         raise ConfigError(f"[{section}] must be a table")
     known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(set(values) - known, key=repr)  # keys of any type: sorted by repr
     if unknown:
         raise ConfigError(f"unknown keys {unknown} in [{section}]; known keys: {sorted(known)}")
-    try:
-        return cls(**values)
-    except TypeError as error:
-        raise ConfigError(f"[{section}]: {error}") from None
+    return cls(**values)
 
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_number(name: str, value: Any, positive: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
-        raise ConfigError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
