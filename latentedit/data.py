@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from .errors import DataFormatError, InputError
+from .errors import DataFormatError
+from .validation import check_choice, check_path, check_str
 
 #: 400 short Yelp sentences (200 negative, 200 positive); columns ``text`` and ``label``.
 SAMPLE_REVIEWS = Path(__file__).with_name("samples") / "sample_reviews.tsv"
@@ -76,6 +77,9 @@ def iter_records(path, columns: tuple[str | None, ...], *, format: str | None = 
     ``columns`` must exist (the error lists the available ones). Blank lines are skipped."""
     path = checked_path(path)
     fmt = _format(path, format)
+    for column in columns:
+        if column is not None:
+            check_str("column", column)
     if fmt == "txt":
         raise DataFormatError(f"{path}: records with named columns are read from a .csv, .tsv or .jsonl file")
     return _jsonl_records(path, columns) if fmt == "jsonl" else _table_records(path, columns, fmt)
@@ -83,7 +87,7 @@ def iter_records(path, columns: tuple[str | None, ...], *, format: str | None = 
 
 def checked_path(path) -> Path:
     """The path of an existing, readable regular file, or a DataFormatError saying what is wrong."""
-    path = Path(os.fspath(path))
+    path = check_path("path", path, DataFormatError)
     if path.is_dir():
         raise DataFormatError(f"{path}: is a directory, expected a text file")
     if not path.is_file():
@@ -94,9 +98,9 @@ def checked_path(path) -> Path:
 
 
 def _format(path: Path, format: str | None) -> str:
-    fmt = format.lower() if isinstance(format, str) else path.suffix.lower().lstrip(".")
-    if format is not None and fmt not in _FORMATS:
-        raise InputError(f"format must be one of {', '.join(_FORMATS)}; got {format!r}")
+    if format is not None:
+        return check_choice("format", format.lower() if isinstance(format, str) else format, _FORMATS)
+    fmt = path.suffix.lower().lstrip(".")
     return fmt if fmt in _FORMATS else "txt"
 
 

@@ -20,10 +20,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .errors import InputError, ModelFolderError
 from .heads import check_name
+from .validation import check_choice, check_int, check_str
 
 METHODS = ("mean", "probe", "property")
 
@@ -49,8 +51,7 @@ def learn_direction(name: str, positive: torch.Tensor, negative: torch.Tensor, m
                     description: str = "") -> Direction:
     """A direction pointing from the ``negative`` codes (N, D) towards the ``positive`` codes (M, D)."""
     check_name(name, "direction name")
-    if method not in ("mean", "probe"):
-        raise InputError(f"method must be 'mean' or 'probe' for two sets of texts, got {method!r}")
+    check_choice("method", method, ("mean", "probe"))
     positive, negative = torch.as_tensor(positive, dtype=torch.float32), torch.as_tensor(negative, dtype=torch.float32)
     if len(positive) < 2 or len(negative) < 2:
         raise InputError("need at least two positive and two negative texts to learn a direction")
@@ -98,10 +99,23 @@ def load_direction(folder: Path, name: str, code_size: int) -> Direction:
     check_name(name, "direction name")
     try:
         meta = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ModelFolderError(f"{folder / f'{name}.json'} holds {type(meta).__name__}, not a direction object")
         vector = load_file(str(folder / f"{name}.safetensors"))["vector"]
         direction = Direction(**{**meta, "vector": vector})
-    except (OSError, ValueError, TypeError, KeyError) as error:
+    except ModelFolderError:
+        raise
+    except (OSError, ValueError, TypeError, KeyError, SafetensorError) as error:
         raise ModelFolderError(f"cannot read direction {name!r} in {folder}: {error}") from None
-    if direction.vector.shape != (code_size,) or not torch.isfinite(direction.vector).all():
-        raise ModelFolderError(f"direction {name!r} has shape {tuple(direction.vector.shape)}, the model's codes ({code_size},)")
+    where = f"direction {name!r}:"
+    for field in ("name", "description", "head", "target"):
+        check_str(f"{where} {field}", getattr(direction, field), ModelFolderError)
+    check_choice(f"{where} method", direction.method, METHODS, ModelFolderError)
+    for field in ("positive_examples", "negative_examples"):
+        check_int(f"{where} {field}", getattr(direction, field), error=ModelFolderError)
+    vector = direction.vector
+    if not vector.is_floating_point() or vector.shape != (code_size,) or not torch.isfinite(vector).all():
+        raise ModelFolderError(f"direction {name!r} is not {code_size} finite numbers like the model's codes "
+                               f"(shape {tuple(vector.shape)}, {vector.dtype})")
+    direction.vector = vector.float()
     return direction

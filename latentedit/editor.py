@@ -12,7 +12,6 @@ text -> tokens -> posterior mean code (flat, K*dz) -> edit -> greedy decode -> t
 from __future__ import annotations
 
 import difflib
-import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,26 @@ from .model_folder import read_config, read_consistently, save_model
 from .results import EditResult
 from .search import adam_search, random_search
 from .targets import parse_targets, total_loss
+from .validation import (
+    check_bool,
+    check_choice,
+    check_device,
+    check_int,
+    check_number,
+    check_numbers,
+    check_path,
+    check_seed,
+    check_str,
+    check_text,
+    shown,
+)
 
 BUILTIN_MODELS = Path(__file__).parent / "models"  # built-in names resolve to folders here
+MAX_STRENGTH = 1e6  # |strength| beyond this is absurd (codes have a norm of a few units) and overflows float32
+#: decoding methods and the options each takes (see TransformerVAE.generate)
+DECODE_OPTIONS = {"greedy": ("max_length",), "sample": ("max_length", "temperature", "top_k", "top_p", "generator"),
+                  "beam": ("max_length", "num_beams", "length_penalty")}
+MIN_TEMPERATURE = 1e-6  # below this, logits / temperature overflow to inf and sampling breaks
 
 
 @dataclass
@@ -60,6 +77,7 @@ class LatentEditor:
     @classmethod
     def load(cls, name_or_path: str | Path, device: str | torch.device = "cpu") -> "LatentEditor":
         """Load a model folder, or a built-in model by name (see :func:`builtin_models`)."""
+        device = check_device(device)
         folder = resolve_model(name_or_path)
         read_config(folder)  # clear errors for a missing or foreign folder first
 
@@ -87,7 +105,7 @@ class LatentEditor:
         save_model(self.model, path, write_extra=write_edits)
 
     def to(self, device: str | torch.device) -> "LatentEditor":
-        self.model.to(device)
+        self.model.to(check_device(device))
         return self
 
     @property
@@ -103,6 +121,7 @@ class LatentEditor:
         The posterior mean by default; ``sample=True`` draws z ~ q(z|x) (seeded by ``seed``).
         """
         single, texts = _as_list(texts)
+        sample, seed = check_bool("sample", sample), check_seed(seed, optional=True)
         result = self._encode(texts, sample, seed, warn=True)
         return result[0] if single else result
 
@@ -125,7 +144,12 @@ class LatentEditor:
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, method: str = "greedy", **options) -> str | list[str]:
-        """Texts for flat codes: (K*dz,) gives one string, (N, K*dz) a list."""
+        """Texts for flat codes: (K*dz,) gives one string, (N, K*dz) a list.
+
+        method "greedy" (option max_length), "sample" (also temperature, top_k, top_p, generator)
+        or "beam" (also num_beams, length_penalty).
+        """
+        options = _decode_options(method, options)
         size = self.model.config.code_size
         try:
             codes = torch.as_tensor(codes, dtype=torch.float32)
@@ -148,10 +172,8 @@ class LatentEditor:
 
     def interpolate(self, a: str, b: str, steps: int = 11, method: str = "slerp") -> list[InterpolationPoint]:
         """Decode ``steps`` evenly spaced points between the codes of ``a`` and ``b`` (ends included)."""
-        if not isinstance(steps, int) or steps < 2:
-            raise InputError(f"steps must be an integer >= 2, got {steps!r}")
-        if method not in ("slerp", "lerp"):
-            raise InputError(f"method must be 'slerp' or 'lerp', got {method!r}")
+        steps = check_int("steps", steps, minimum=2)
+        method = check_choice("method", method, ("slerp", "lerp"))
         start, end = self.encode([a, b])
         ts = torch.linspace(0.0, 1.0, steps)
         path = torch.stack([(slerp if method == "slerp" else lerp)(start, end, float(t)) for t in ts])
@@ -159,10 +181,9 @@ class LatentEditor:
 
     def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> list[str]:
         """Decode n codes drawn from the prior N(0, temperature^2 I)."""
-        if not isinstance(n, int) or n < 1:
-            raise InputError(f"n must be a positive integer, got {n!r}")
-        if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
-            raise InputError(f"temperature must be a finite number > 0, got {temperature!r}")
+        n = check_int("n", n, minimum=1)
+        temperature = check_number("temperature", temperature, minimum=0.0, open_min=True)
+        seed = check_seed(seed, optional=True)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         codes = torch.randn(n, self.model.config.code_size, generator=generator) * temperature
         return self.decode(codes)
@@ -194,15 +215,20 @@ class LatentEditor:
         return {k: v[0] for k, v in scores.items()} if single else scores
 
     def _score_codes(self, codes: torch.Tensor, heads: Sequence[str] | None = None) -> dict[str, list]:
-        names = list(self.heads) if heads is None else list(heads)
+        if heads is None:
+            names = list(self.heads)
+        elif isinstance(heads, (list, tuple)) and all(isinstance(name, str) for name in heads):
+            names = list(heads)
+        else:
+            raise InputError(f"heads must be a list of head names (or None for all), got {shown(heads)}")
         for name in names:
             self._head(name)
         return {name: [round(v, 4) if isinstance(v, float) else v for v in self.heads[name].predict(codes)]
                 for name in names}
 
     def _head(self, name: str) -> PropertyHead:
-        if name not in self.heads:
-            raise InputError(f"unknown head {name!r}; available heads: {sorted(self.heads) or 'none'}")
+        if not isinstance(name, str) or name not in self.heads:
+            raise InputError(f"unknown head {shown(name)}; available heads: {sorted(self.heads) or 'none'}")
         return self.heads[name]
 
     # -- directions ------------------------------------------------------------------------------
@@ -215,15 +241,20 @@ class LatentEditor:
         ``texts`` with numeric ``values`` (the ridge direction of the property). ``head`` and
         ``target`` name the head verdict that ``strength="auto"`` shifts aim for."""
         check_name(name, "direction name")
+        description = check_text(description, "description", allow_empty=True)
+        head = "" if head is None else check_str("head", head)
         if head:
-            if self._head(head).config.kind == "regression" and target not in ("max", "min"):
-                raise InputError(f"head {head!r} is a regression head: a direction's target is 'max' or 'min', got {target!r}")
-            parse_targets({head: target}, self.heads)
-        elif target:
+            if self._head(head).config.kind == "regression" and not (isinstance(target, str) and target in ("max", "min")):
+                raise InputError(f"head {head!r} is a regression head: a direction's target is 'max' or 'min', "
+                                 f"got {shown(target)}")
+            target = str(parse_targets({head: target}, self.heads)[0].goal)
+        elif not (target is None or isinstance(target, str) and not target):
             raise InputError("a direction's target needs a head: give head= too")
+        else:
+            target = ""
         if values is not None:
-            _, texts = _as_list(texts or [])
-            direction = property_direction(name, self.encode(texts), torch.as_tensor(values, dtype=torch.float32),
+            _, texts = _as_list(texts)
+            direction = property_direction(name, self.encode(texts), check_numbers("values", values),
                                            description=description)
         else:
             if positive_texts is None or negative_texts is None:
@@ -232,7 +263,7 @@ class LatentEditor:
             _, negative_texts = _as_list(negative_texts)
             direction = learn_direction(name, self.encode(positive_texts), self.encode(negative_texts), method,
                                         description=description)
-        direction.head, direction.target = head, str(target)
+        direction.head, direction.target = head, target
         self.directions[name] = direction
         return direction
 
@@ -240,8 +271,8 @@ class LatentEditor:
         return [d.describe() for d in self.directions.values()]
 
     def _direction(self, name: str) -> Direction:
-        if name not in self.directions:
-            raise InputError(f"unknown direction {name!r}; available directions: {sorted(self.directions) or 'none'}")
+        if not isinstance(name, str) or name not in self.directions:
+            raise InputError(f"unknown direction {shown(name)}; available directions: {sorted(self.directions) or 'none'}")
         return self.directions[name]
 
     # -- edits -----------------------------------------------------------------------------------
@@ -264,9 +295,11 @@ class LatentEditor:
     def shift_codes(self, codes: torch.Tensor, source_texts: list[str], direction: str, strength: float | str = 1.0,
                     max_strength: float = 4.0, grid: int = 8) -> list[EditResult]:
         vector = self._direction(direction).vector
-        if strength == "auto":
+        if isinstance(strength, str) and strength == "auto":
             return self._auto_shift(codes, source_texts, direction, max_strength, grid)
-        strength = _finite(strength, "strength")
+        if isinstance(strength, str):
+            raise InputError(f"strength must be a finite number or 'auto', got {shown(strength)}")
+        strength = check_number("strength", strength, -MAX_STRENGTH, MAX_STRENGTH)
         shifted = codes + strength * vector
         texts = self.decode(shifted)
         return self._results(codes, source_texts, shifted, texts, "shift", strengths=[strength] * len(texts))
@@ -276,9 +309,8 @@ class LatentEditor:
         if not direction.head:
             raise InputError(f"direction {direction_name!r} has no head to judge arrival; learn it with head= and "
                              "target=, or give a numeric strength")
-        max_strength = _finite(max_strength, "max_strength")
-        if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
-            raise InputError(f"grid must be a positive integer, got {grid!r}")
+        max_strength = check_number("max_strength", max_strength, -MAX_STRENGTH, MAX_STRENGTH)
+        grid = check_int("grid", grid, minimum=1)
         target = parse_targets({direction.head: direction.target}, self.heads)[0]
         strengths = torch.linspace(max_strength / grid, max_strength, grid)  # (G,)
         n, dim = codes.shape
@@ -327,24 +359,21 @@ class LatentEditor:
                        prior: float = 0.1, candidates: int = 6, max_distance: float | None = None,
                        min_similarity: float | None = None, seed: int = 0) -> list[EditResult]:
         targets = parse_targets(target, self.heads, weights)
-        for name, value in (("steps", steps), ("candidates", candidates)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-        lr, proximity, prior = _finite(lr, "lr"), _finite(proximity, "proximity"), _finite(prior, "prior")
-        if lr <= 0 or proximity < 0 or prior < 0:
-            raise InputError("lr must be > 0; proximity and prior must be >= 0")
-        if max_distance is not None and _finite(max_distance, "max_distance") < 0:
-            raise InputError("max_distance must be >= 0")
-        if min_similarity is not None and not 0 <= _finite(min_similarity, "min_similarity") <= 1:
-            raise InputError("min_similarity must be between 0 and 1")
+        method = check_choice("method", method, ("adam", "random"))
+        steps, candidates = check_int("steps", steps, minimum=1), check_int("candidates", candidates, minimum=1)
+        lr = check_number("lr", lr, minimum=0.0, open_min=True)
+        proximity, prior = check_number("proximity", proximity, minimum=0.0), check_number("prior", prior, minimum=0.0)
+        if max_distance is not None:
+            max_distance = check_number("max_distance", max_distance, minimum=0.0)
+        if min_similarity is not None:
+            min_similarity = check_number("min_similarity", min_similarity, 0.0, 1.0)
+        seed = check_seed(seed)
         objective = lambda z: total_loss(targets, z)  # noqa: E731
         if method == "adam":
             path = adam_search(codes, objective, steps, lr, proximity, prior, tolerance=1e-4, patience=10)
-        elif method == "random":
+        else:
             generator = torch.Generator().manual_seed(seed)
             path = random_search(codes, objective, steps, proximity=proximity, prior=prior, generator=generator)
-        else:
-            raise InputError(f"method must be 'adam' or 'random', got {method!r}")
         last = path.shape[0] - 1  # Adam may stop early
         picks = sorted({0, *torch.linspace(1, last, min(candidates, last)).round().long().tolist()})
         n, dim = codes.shape
@@ -376,9 +405,8 @@ class LatentEditor:
 
     def neighbors(self, text: str, n: int = 5, radius: float = 0.5, seed: int = 0) -> list[EditResult]:
         """Decode ``n`` random codes at distance ``radius`` x (the code's RMS size x sqrt(D)) around a text."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise InputError(f"n must be a positive integer, got {n!r}")
-        radius = _finite(radius, "radius")
+        text = check_text(text)
+        n, radius, seed = check_int("n", n, minimum=1), check_number("radius", radius), check_seed(seed)
         code = self.encode(text).unsqueeze(0)
         generator = torch.Generator().manual_seed(seed)
         noise = torch.randn(n, code.shape[1], generator=generator)
@@ -457,7 +485,7 @@ def builtin_models() -> list[str]:
 
 def resolve_model(name_or_path: str | Path) -> Path:
     """A path to an existing folder is used as is; otherwise a built-in model name."""
-    path = Path(name_or_path)
+    path = check_path("model", name_or_path, ModelFolderError)
     if path.exists():
         return path
     builtin = BUILTIN_MODELS / str(name_or_path)
@@ -479,10 +507,7 @@ def _as_list(texts: str | Sequence[str]) -> tuple[bool, list[str]]:
     if not items:
         raise InputError("expected at least one text, got an empty list")
     for index, text in enumerate(items):
-        if not isinstance(text, str):
-            raise InputError(f"text {index} is {type(text).__name__}, not a string")
-        if not text.strip():
-            raise InputError(f"text {index} is empty or whitespace; give at least one visible character")
+        check_text(text, f"text {index}")
     return single, list(items)
 
 
@@ -491,7 +516,27 @@ def word_similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(a=a.split(), b=b.split(), autojunk=False).ratio()
 
 
-def _finite(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InputError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
+def _check_generator(value) -> torch.Generator | None:
+    if value is not None and not isinstance(value, torch.Generator):
+        raise InputError(f"generator must be a torch.Generator or None, got {type(value).__name__}")
+    return value
+
+
+_DECODE_OPTION_CHECKS = {
+    "max_length": lambda value: check_int("max_length", value, minimum=1),
+    "temperature": lambda value: check_number("temperature", value, minimum=MIN_TEMPERATURE),
+    "top_k": lambda value: check_int("top_k", value, minimum=0),
+    "top_p": lambda value: check_number("top_p", value, 0.0, 1.0),
+    "generator": _check_generator,
+    "num_beams": lambda value: check_int("num_beams", value, minimum=1),
+    "length_penalty": lambda value: check_number("length_penalty", value),
+}
+
+
+def _decode_options(method: str, options: dict) -> dict:
+    """The options of a decoding method, checked (see :data:`DECODE_OPTIONS`)."""
+    method = check_choice("method", method, tuple(DECODE_OPTIONS))
+    unknown = sorted(set(options) - set(DECODE_OPTIONS[method]))
+    if unknown:
+        raise InputError(f"decoding method {method!r} takes the options {list(DECODE_OPTIONS[method])}, not {unknown}")
+    return {name: _DECODE_OPTION_CHECKS[name](value) for name, value in options.items()}

@@ -61,6 +61,7 @@ from .errors import InputError
 from .metrics import active_units, reconstruction_report
 from .model_folder import atomic_file
 from .regularizers import gaussian_kl, kernel_matrix
+from .validation import check_choice, check_int, check_text
 
 LOG_2PI = math.log(2.0 * math.pi)
 KINDS = ("text", "python")
@@ -387,8 +388,7 @@ def importance_weighted_nll(model, ids: torch.Tensor, mask: torch.Tensor, k: int
     -log p(x|z_k); ``perplexity``: exp(sum of NLL / tokens), tokens counting </s>. ``per_text_nll``
     is a tensor (N,) for callers (left out of JSON reports).
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise InputError(f"k must be a positive integer, got {k!r}")
+    check_int("k", k, minimum=1)
     log_w, log_px = importance_log_weights(model, ids, mask, k, batch_rows, generator)
     per_text = -(torch.logsumexp(log_w.double(), dim=1) - math.log(k))  # (N,)
     tokens = int(mask.sum())
@@ -524,12 +524,10 @@ def evaluate(editor_or_model_path, texts: Sequence[str], labels: Sequence | None
         labels = [str(label) for label in labels]
         if len(labels) != len(texts):
             raise InputError(f"{len(labels)} labels for {len(texts)} texts: give one label per text")
-    if kind not in KINDS:
-        raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
+    check_choice("kind", kind, KINDS)
     for name, value, least in (("pairs", pairs, 0), ("k", k, 1), ("steps", steps, 3), ("permutations", permutations, 1),
                                ("folds", folds, 2), ("mmd_samples", mmd_samples, 2)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise InputError(f"{name} must be an integer >= {least}, got {value!r}")
+        check_int(name, value, minimum=least)
     if metrics_path is not None and not Path(metrics_path).is_file():
         raise InputError(f"metrics file {metrics_path} not found")
     model = editor.model
@@ -628,6 +626,5 @@ def _check_texts(texts) -> list[str]:
     if len(texts) < 2:
         raise InputError(f"evaluation needs at least two texts, got {len(texts)}")
     for index, text in enumerate(texts):
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(f"text {index} is empty or not a string")
+        check_text(text, f"text {index}")
     return list(texts)

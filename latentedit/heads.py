@@ -14,7 +14,6 @@ held-out R2 or accuracy, and is saved in the model folder as ``heads/<name>/``.
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,12 +21,16 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .errors import InputError, ModelFolderError
+from .validation import check_choice, check_int, check_number, check_numbers, check_seed, check_str, check_text
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+KINDS = ("regression", "classification")
+MAX_HIDDEN = 65536  # hidden units of an MLP head; more is absurd for codes of a few hundred numbers
 
 
 def check_name(name: object, what: str = "name") -> str:
@@ -54,15 +57,24 @@ class HeadConfig:
     description: str = ""
 
     def __post_init__(self) -> None:
+        """Checks what a config.json read from disk may hold (fit_head checks its arguments itself)."""
         check_name(self.name, "head name")
-        if self.kind not in ("regression", "classification"):
-            raise ModelFolderError(f"head {self.name}: kind must be 'regression' or 'classification', got {self.kind!r}")
+        field = f"head {self.name}:"
+        check_choice(f"{field} kind", self.kind, KINDS, ModelFolderError)
+        if not isinstance(self.labels, tuple) or not all(isinstance(label, str) for label in self.labels):
+            raise ModelFolderError(f"{field} labels must be a list of strings")
         if self.kind == "classification" and len(self.labels) < 2:
-            raise ModelFolderError(f"head {self.name}: a classification head needs at least two labels")
-        if not isinstance(self.code_size, int) or self.code_size <= 0 or not isinstance(self.hidden, int) or self.hidden < 0:
-            raise ModelFolderError(f"head {self.name}: code_size must be > 0 and hidden >= 0")
-        if not (math.isfinite(self.value_std) and self.value_std > 0 and math.isfinite(self.value_mean)):
-            raise ModelFolderError(f"head {self.name}: value_mean and value_std must be finite, value_std > 0")
+            raise ModelFolderError(f"{field} a classification head needs at least two labels")
+        check_int(f"{field} code_size", self.code_size, minimum=1, error=ModelFolderError)
+        check_int(f"{field} hidden", self.hidden, minimum=0, maximum=MAX_HIDDEN, error=ModelFolderError)
+        check_number(f"{field} value_mean", self.value_mean, error=ModelFolderError)
+        check_number(f"{field} value_std", self.value_std, minimum=0.0, open_min=True, error=ModelFolderError)
+        if isinstance(self.metric_value, bool) or not isinstance(self.metric_value, (int, float)):  # NaN: not measured
+            raise ModelFolderError(f"{field} metric_value must be a number, got {type(self.metric_value).__name__}")
+        check_int(f"{field} train_examples", self.train_examples, error=ModelFolderError)
+        check_int(f"{field} heldout_examples", self.heldout_examples, error=ModelFolderError)
+        check_str(f"{field} metric_name", self.metric_name, ModelFolderError)
+        check_str(f"{field} description", self.description, ModelFolderError)
 
 
 class PropertyHead(nn.Module):
@@ -118,12 +130,18 @@ def fit_head(
     refitted on all examples.
     """
     check_name(name, "head name")
-    if isinstance(heldout_fraction, bool) or not isinstance(heldout_fraction, (int, float)) or not 0 <= heldout_fraction < 1:
-        raise InputError(f"heldout_fraction must be a number in [0, 1), got {heldout_fraction!r}")
+    heldout_fraction = check_number("heldout_fraction", heldout_fraction, 0.0, 1.0, open_max=True)
+    hidden = check_int("hidden", hidden, minimum=0, maximum=MAX_HIDDEN)
+    seed = check_seed(seed)
+    description = check_text(description, "description", allow_empty=True)
     if (values is None) == (labels is None):
         raise InputError("give exactly one of values= (regression) or labels= (classification)")
-    kind = kind or ("regression" if values is not None else "classification")
-    if kind not in ("regression", "classification") or (kind == "regression") != (values is not None):
+    if labels is not None and not isinstance(labels, (list, tuple)):
+        raise InputError(f"labels must be a list (one label per text), got {type(labels).__name__}")
+    if kind is None:
+        kind = "regression" if values is not None else "classification"
+    check_choice("kind", kind, KINDS)
+    if (kind == "regression") != (values is not None):
         raise InputError(f"kind {kind!r} does not fit the targets: use values= for regression, labels= for classification")
     codes = torch.as_tensor(codes, dtype=torch.float32)
     n = codes.shape[0]
@@ -133,10 +151,7 @@ def fit_head(
         raise InputError("codes must be finite (found NaN or inf)")
     generator = torch.Generator().manual_seed(seed)
     if kind == "regression":
-        try:
-            target = torch.as_tensor(values, dtype=torch.float32).flatten()
-        except (TypeError, ValueError, RuntimeError):
-            raise InputError("values must be a list of numbers (regression); use labels= for categories") from None
+        target = check_numbers("values", values, hint=" (regression); use labels= for categories")
         if target.shape[0] != n:
             raise InputError(f"{target.shape[0]} values for {n} texts")
         if not torch.isfinite(target).all():
@@ -218,12 +233,14 @@ def save_head(head: PropertyHead, folder: Path) -> None:
 def load_head(folder: Path, code_size: int) -> PropertyHead:
     try:
         raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        if not isinstance(raw, dict):
+            raise ModelFolderError(f"{folder / 'config.json'} holds {type(raw).__name__}, not a head config object")
         raw["labels"] = tuple(raw.get("labels", ()))
         config = HeadConfig(**raw)
         state = load_file(str(folder / "model.safetensors"))
     except ModelFolderError:
         raise
-    except (OSError, ValueError, TypeError) as error:
+    except (OSError, ValueError, TypeError, SafetensorError) as error:
         raise ModelFolderError(f"cannot read the head in {folder}: {error}") from None
     if config.code_size != code_size:
         raise ModelFolderError(f"head {config.name} expects codes of size {config.code_size}, the model makes {code_size}")

@@ -37,6 +37,7 @@ from . import __version__
 from .config import VAEConfig
 from .errors import ConfigError, ModelFolderError
 from .tokenizer import Tokenizer
+from .validation import check_device, check_path
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -52,7 +53,7 @@ def save_model(model, folder: str | Path, write_extra: Callable[[Path], None] | 
     ``write_extra(staging)`` may add files and folders (heads/, directions/), which replace their
     old versions; anything else already in the folder (a model card) is carried over.
     """
-    folder = Path(folder)
+    folder = check_path("model folder", folder, ModelFolderError)
     with atomic_folder(folder) as staging:
         if write_extra is not None:
             write_extra(staging)
@@ -75,7 +76,7 @@ def save_model(model, folder: str | Path, write_extra: Callable[[Path], None] | 
 
 def read_config(folder: str | Path) -> VAEConfig:
     """Read and validate ``config.json`` of a model folder."""
-    folder = Path(folder)
+    folder = check_path("model folder", folder, ModelFolderError)
     if not folder.exists():
         raise ModelFolderError(f"model folder {folder} does not exist")
     if not folder.is_dir():
@@ -103,7 +104,7 @@ def read_config(folder: str | Path) -> VAEConfig:
 
 def load_model(folder: str | Path, device: str | torch.device = "cpu"):
     """Load a model folder; returns a TransformerVAE in eval mode with ``.tokenizer`` set."""
-    folder = Path(folder)
+    folder, device = check_path("model folder", folder, ModelFolderError), check_device(device)
     read_config(folder)  # clear errors for a missing or foreign folder first
     return read_consistently(folder, lambda: _load_model_files(folder, device))
 

@@ -8,7 +8,6 @@ that heads on different scales can be mixed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +15,7 @@ import torch.nn.functional as F
 
 from .errors import InputError
 from .heads import PropertyHead
+from .validation import check_number, shown
 
 
 @dataclass
@@ -45,23 +45,25 @@ class Target:
 def parse_targets(target: dict, heads: dict[str, PropertyHead], weights: dict | None = None) -> list[Target]:
     if not isinstance(target, dict) or not target:
         raise InputError('target must be a non-empty dict such as {"likes": "max"} or {"sentiment": "positive"}')
-    weights = weights or {}
+    if weights is None:
+        weights = {}
+    elif not isinstance(weights, dict):
+        raise InputError(f'weights must be a dict such as {{"likes": 2.0}}, or None; got {type(weights).__name__}')
     parsed = []
     for name, goal in target.items():
         if name not in heads:
-            raise InputError(f"unknown head {name!r}; available heads: {sorted(heads) or 'none (fit one with fit_head)'}")
+            raise InputError(f"unknown head {shown(name)}; available heads: "
+                             f"{sorted(heads) or 'none (fit one with fit_head)'}")
         head = heads[name]
-        weight = weights.get(name, 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
-            raise InputError(f"weight of head {name!r} must be a finite number > 0, got {weight!r}")
+        weight = check_number(f"weight of head {name!r}", weights.get(name, 1.0), minimum=0.0, open_min=True)
         if head.config.kind == "regression":
-            if isinstance(goal, bool) or not (goal in ("max", "min") or isinstance(goal, (int, float))):
-                raise InputError(f"head {name!r} is a regression head: its target is a number, 'max' or 'min', got {goal!r}")
-            if isinstance(goal, (int, float)) and not math.isfinite(goal):
-                raise InputError(f"target of head {name!r} must be finite, got {goal!r}")
+            if isinstance(goal, str) and goal not in ("max", "min"):
+                raise InputError(f"head {name!r} is a regression head: its target is a number, 'max' or 'min', got {shown(goal)}")
+            if not isinstance(goal, str):
+                check_number(f"target of head {name!r}", goal)
         else:
             if str(goal) not in head.config.labels:
-                raise InputError(f"head {name!r} has labels {list(head.config.labels)}; got target {goal!r}")
+                raise InputError(f"head {name!r} has labels {list(head.config.labels)}; got target {shown(goal)}")
             goal = str(goal)
         parsed.append(Target(head, goal, float(weight)))
     return parsed
