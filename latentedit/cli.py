@@ -54,7 +54,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 import warnings
 from dataclasses import asdict
@@ -66,19 +65,25 @@ from rich.table import Table
 from rich.text import Text
 
 from .data import checked_path, iter_lines, iter_records
-from .errors import DataFormatError, InputError, LatentEditError
+from .errors import LINE_BREAKS, DataFormatError, InputError, LatentEditError, one_line
+from .validation import check_path, check_text
 
 DEFAULT_MODEL = "default"
 CHUNK_LINES = 256  # texts read, edited and written per step when streaming --input
-_LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _TABLE_FORMATS = ("csv", "tsv", "jsonl")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line on stderr (exit code 2), like every other CLI error."""
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr (exit code 2), like every other CLI error
+    (also the parser of ``python -m trainers.train``)."""
 
     def error(self, message: str):
-        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, one_line(f"error: {message} (see '{self.prog} --help')") + "\n")
+
+
+def exit_code(stop: SystemExit) -> int:
+    """The exit code a SystemExit from argparse stands for: 0 after --help, 2 after a usage error."""
+    return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,23 +91,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # --help (0) or a usage error (2, already reported)
-        return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
+        return exit_code(stop)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
-            warnings.showwarning = lambda message, *rest: print(f"warning: {message}", file=sys.stderr)
+            warnings.showwarning = lambda message, *rest: print(one_line(f"warning: {message}"), file=sys.stderr)
             return args.handler(args) or 0
     except LatentEditError as error:
-        print(f"error: {_one_line(str(error))}", file=sys.stderr)
+        print(one_line(f"error: {error}"), file=sys.stderr)
         return 2
     except BrokenPipeError:  # stdout closed early (| head): stop quietly
         return 1
     except OSError as error:  # unwritable output, unreadable file, disk full, ...
         where = f": {error.filename}" if error.filename else ""
-        print(f"error: {_one_line(error.strerror or str(error))}{where}", file=sys.stderr)
+        print(one_line(f"error: {error.strerror or error}{where}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -110,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="latentedit", description="Edit text through the latent space of a Transformer-VAE.",
-                     epilog="Run 'latentedit COMMAND --help' for a command's options.")
+    parser = OneLineParser(prog="latentedit", description="Edit text through the latent space of a Transformer-VAE.",
+                           epilog="Run 'latentedit COMMAND --help' for a command's options.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(name: str, handler, help_text: str, model: bool = True) -> argparse.ArgumentParser:
@@ -586,13 +591,16 @@ def run_eval(args) -> None:
 def run_train(args) -> int:
     from trainers.train import main as train_main
 
-    return train_main(args.rest)
+    try:
+        return train_main(args.rest, prog="latentedit train")
+    except SystemExit as stop:  # --help, or a usage error the trainer's parser reported in one line
+        return exit_code(stop)
 
 
 def run_demo(args) -> None:
     from .demo import run
 
-    run(Path(args.workdir))
+    run(check_path("--workdir", args.workdir))
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -618,15 +626,14 @@ def _text_source(args) -> Iterator[str]:
     before the model loads (empty arguments, a readable input, an output that is not a folder)."""
     if args.input and args.texts:
         raise InputError("give texts as arguments or with --input, not both")
-    if args.output and Path(args.output).is_dir():
+    if args.output and check_path("--output", args.output).is_dir():
         raise InputError(f"--output {args.output} is a directory; give a file path")
     if args.input:
         return _input_lines(args.input)
     if not args.texts:
         raise InputError("no texts given: pass them as arguments or use --input FILE")
     for number, text in enumerate(args.texts, 1):
-        if not text.strip():
-            raise InputError(f"text {number} is empty or whitespace; give at least one visible character")
+        check_text(text, f"text {number}")
     return iter(args.texts)
 
 
@@ -762,7 +769,7 @@ def _output_folder(args, what: str) -> Path:
     from .editor import BUILTIN_MODELS, resolve_model
 
     source = resolve_model(args.model)  # a missing model fails here, before any work
-    target = Path(args.output_model) if args.output_model else source
+    target = check_path("--output-model", args.output_model) if args.output_model else source
     if _inside(target, BUILTIN_MODELS):
         raise InputError(f"model {args.model!r} is built into the latentedit package and is not changed in place; "
                          f"pass --output-model DIR to save a copy with the new {what}")
@@ -799,7 +806,8 @@ def _dumps(row) -> str:
 
 
 def _one_line(text: str) -> str:
-    return _LINE_BREAKS.sub(" ", text)
+    """An output text on one line: line breaks become spaces."""
+    return LINE_BREAKS.sub(" ", text)
 
 
 def _emit(args, rows: list[dict], columns: list[str]) -> None:

@@ -12,7 +12,6 @@ final model folder ``model/``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -26,6 +25,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 
+from latentedit.cli import OneLineParser
 from latentedit.data import read_texts
 from latentedit.errors import ConfigError, LatentEditError
 from latentedit.metrics import reconstruction_report
@@ -293,8 +293,8 @@ def _progress(enabled: bool):
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Train a latentedit Transformer-VAE from a TOML config.")
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    parser = OneLineParser(prog=prog, description="Train a latentedit Transformer-VAE from a TOML config.")
     parser.add_argument("config", help="TOML file with [data], [model] and [training] sections")
     parser.add_argument("--resume", action="store_true", help="continue from <output_dir>/checkpoint")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
