@@ -226,16 +226,23 @@ def read_consistently(folder: Path, read: Callable[[], T]) -> T:
     for attempt in range(20):
         if attempt:
             time.sleep(0.01 * attempt)  # let the concurrent save finish
-        before = folder.stat().st_ino
+        before = _identity(folder)
         try:
             result = read()
         except ModelFolderError:
-            if folder.exists() and folder.stat().st_ino != before:
+            if folder.exists() and _identity(folder) != before:
                 continue  # files of two versions met: read again
             raise
-        if folder.stat().st_ino == before:
+        if _identity(folder) == before:
             return result
     raise ModelFolderError(f"{folder} kept changing while being read (another process is saving to it); try again")
+
+
+def _identity(folder: Path) -> tuple[int, int]:
+    """Which folder sits at this path: the inode alone can be reused by the next save's folder,
+    its change time (set when it was created or renamed into place) tells them apart."""
+    stat = folder.stat()
+    return stat.st_ino, stat.st_ctime_ns
 
 
 def _usual_permissions(path: str | Path, bits: int) -> None:
