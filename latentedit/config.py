@@ -31,7 +31,8 @@ class VAEConfig:
 
     Backbone (Hugging Face T5 stacks built from this config, no download):
         vocab_size, d_model, d_ff, num_heads, d_kv, encoder_layers, decoder_layers, dropout,
-        feed_forward ("relu" as in T5 v1.0 or "gated-gelu" as in T5 v1.1), max_length (tokens per example, end-of-sequence token included).
+        feed_forward ("relu" as in T5 v1.0 or "gated-gelu" as in T5 v1.1),
+        max_length (tokens per example, end-of-sequence token included).
     Bottleneck:
         latent_tokens (K) x latent_dim (dz); the flat code has K*dz numbers.
         pooling: "attention" (K learned queries attend over the encoder output) or "mean".
