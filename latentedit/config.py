@@ -101,12 +101,17 @@ class VAEConfig:
         """Build from a dict, refusing unknown keys with the list of known ones."""
         if not isinstance(values, dict):
             raise ConfigError(f"a model config must be a mapping, got {type(values).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known, key=repr)  # keys of any type: sorted by repr
+        unknown, known = unknown_keys(cls, values)
         if unknown:
-            raise ConfigError(f"unknown model config keys {unknown}; known keys: {sorted(known)}")
+            raise ConfigError(f"unknown model config keys {unknown}; known keys: {known}")
         return cls(**values)
 
     def replace(self, **changes: Any) -> "VAEConfig":
         return dataclasses.replace(self, **changes)
 
+
+def unknown_keys(cls, values: dict) -> tuple[list, list[str]]:
+    """The keys of ``values`` that are not fields of dataclass ``cls`` (sorted by repr, so keys of
+    any type can be listed), and the field names."""
+    known = {f.name for f in fields(cls)}
+    return sorted(set(values) - known, key=repr), sorted(known)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from .data import SAMPLE_REVIEWS, read_texts
 from .editor import LatentEditor, builtin_models
+from .errors import ModelFolderError
 from .model_folder import atomic_file, read_config
 
 HELD_OUT_PER_CLASS = 10
@@ -63,8 +64,8 @@ def _demo_model(workdir: Path, train_texts: list[str], held_out: list[str], cons
         read_config(model_dir)
         console.print(f"[bold]latentedit demo[/bold]: reusing the tiny model trained earlier in {model_dir}")
         return model_dir
-    except Exception:
-        pass
+    except ModelFolderError:
+        pass  # not trained yet (the folder is written atomically: a config means a whole model)
     console.print("[bold]latentedit demo[/bold]: no default model ships yet, so this trains a tiny one on the "
                   f"bundled sample ({len(train_texts)} Yelp sentences); about two minutes on 2 CPU cores.")
     workdir.mkdir(parents=True, exist_ok=True)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomllib
 
-from latentedit.config import VAEConfig
+from latentedit.config import VAEConfig, unknown_keys
 from latentedit.errors import ConfigError
 from latentedit.tokenizer import MAX_VOCAB_SIZE
 from latentedit.validation import check_bool, check_choice, check_int, check_number, check_path, check_str
@@ -148,9 +148,8 @@ class TrainConfig:
 def _build(cls, values: dict[str, Any], section: str):
     if not isinstance(values, dict):
         raise ConfigError(f"[{section}] must be a table")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known, key=repr)  # keys of any type: sorted by repr
+    unknown, known = unknown_keys(cls, values)
     if unknown:
-        raise ConfigError(f"unknown keys {unknown} in [{section}]; known keys: {sorted(known)}")
+        raise ConfigError(f"unknown keys {unknown} in [{section}]; known keys: {known}")
     return cls(**values)
 
