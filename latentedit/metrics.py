@@ -73,8 +73,9 @@ def reconstruction_report(model, ids: torch.Tensor, mask: torch.Tensor, batch_si
         tokens += int(valid.sum())
         recon += float(out.reconstruction) * batch_ids.shape[0]
         rate += float(out.rate) * batch_ids.shape[0]
-        means.append(out.mean.flatten(1).cpu())
-        generated = model.generate(out.mean, max_length=ids.shape[1] + 4)
+        mean = out.mean.float()  # bf16 when the forward ran under mixed precision
+        means.append(mean.flatten(1).cpu())
+        generated = model.generate(mean, max_length=ids.shape[1] + 4)
         for target_row, output_row in zip(batch_ids.tolist(), generated.tolist()):
             target, output = strip_ids(target_row), strip_ids(output_row)
             exact += target == output
