@@ -7,7 +7,7 @@ defines itself (formality, tweets, headlines) are a pure function of each exampl
 head that guides an edit and the judge that scores it never see the same examples.
 
 >>> split_of("some-id", {"head": 0.5, "judge": 0.3, "eval": 0.2})
-'head'
+'judge'
 """
 
 from __future__ import annotations
@@ -115,12 +115,13 @@ class Rated:
 
 
 def formality(root: Path) -> list[Rated]:
-    """Pavlick's 11k rated sentences, each with its package split (by sentence id)."""
+    """Pavlick's 11k rated sentences, each with its package split (by sentence id). The 11 rows
+    without annotator scores (their mean_score 0 is a placeholder, not "neutral") are left out."""
     path = _dataset(root, "formality") / "pavlick2016_formality_all.tsv"
     with path.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
     return [Rated(_clean(row["sentence"]), float(row["mean_score"]), split_of(row["sentence_id"]))
-            for row in rows if _clean(row["sentence"])]
+            for row in rows if _clean(row["sentence"]) and (row.get("annotator_scores") or "").strip()]
 
 
 # -- Tweets -------------------------------------------------------------------------------------
