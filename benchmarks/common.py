@@ -1,0 +1,130 @@
+"""Pieces shared by the quality benchmarks (style_transfer.py, formality.py).
+
+Not part of the library: run the benchmarks as scripts (``python benchmarks/style_transfer.py``),
+which puts this folder on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+import latentedit
+from latentedit.directions import Direction
+from latentedit.errors import LatentEditError
+from latentedit.model_folder import atomic_file
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def load_editor(model: str, device: str = "cpu"):
+    """(editor, None), or (None, why) when ``model`` is "none" or cannot be loaded."""
+    if model.lower() == "none":
+        return None, "--model none: the latentedit rows were not run"
+    from latentedit import LatentEditor
+
+    try:
+        editor = LatentEditor.load(model, device=device)
+    except (LatentEditError, OSError) as error:
+        return None, f"model {model!r} not loaded ({error}); the latentedit rows were skipped"
+    editor.quiet = True
+    return editor, None
+
+
+def random_direction(like: Direction, name: str, seed: int) -> Direction:
+    """A direction along a seeded random unit vector, with the norm, head and target of ``like``."""
+    generator = torch.Generator().manual_seed(seed)
+    vector = torch.randn(like.vector.shape[0], generator=generator)
+    vector = vector / vector.norm() * like.vector.norm()
+    return Direction(name, vector, "mean", description=f"random, norm of {like.name!r}, seed {seed}",
+                     head=like.head, target=like.target)
+
+
+def truncated_count(editor, texts: list[str]) -> int:
+    """How many texts the model cuts at its max_length before encoding."""
+    return int(editor.tokenizer.encode(list(texts), editor.model.config.max_length).truncated)
+
+
+def model_summary(editor, source: str) -> dict:
+    config = editor.model.config
+    return {"source": source, "code_size": config.code_size, "max_length": config.max_length,
+            "parameters": sum(p.numel() for p in editor.model.parameters()),
+            "heads": {name: {"kind": h.config.kind, "labels": list(h.config.labels), h.config.metric_name or "metric":
+                             h.config.metric_value} for name, h in editor.heads.items()},
+            "directions": editor.describe_directions()}
+
+
+@contextmanager
+def stopwatch(record: dict, key: str):
+    started = time.perf_counter()
+    yield
+    record[key] = round(time.perf_counter() - started, 2)
+
+
+def library_revision() -> dict:
+    """The git commit measured, and whether latentedit/ or trainers/ differ from it."""
+    where = Path(latentedit.__file__).resolve().parent.parent
+
+    def git(*command: str) -> str:
+        try:
+            done = subprocess.run(["git", *command], cwd=where, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    return {"commit": git("rev-parse", "HEAD") or None,
+            "library_modified": bool(git("status", "--porcelain", "--", "latentedit", "trainers"))}
+
+
+def environment(threads: int) -> dict:
+    import sklearn
+
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "git": library_revision(), "latentedit": latentedit.__version__, "torch": torch.__version__,
+            "scikit_learn": sklearn.__version__, "python": platform.python_version(), "cpu_count": os.cpu_count(),
+            "torch_threads": threads}
+
+
+def write_json(result: dict, path: Path) -> None:
+    from latentedit.evaluation import json_safe
+
+    with atomic_file(path) as stream:
+        stream.write(json.dumps(json_safe(result), indent=2) + "\n")
+
+
+def write_text(text: str, path: Path) -> None:
+    with atomic_file(path) as stream:
+        stream.write(text)
+
+
+def fmt(value, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |",
+            *["| " + " | ".join(row) + " |" for row in rows]]
+
+
+def print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    Console(width=150).print(table)

@@ -1,0 +1,154 @@
+"""benchmarks/style_transfer.py and benchmarks/formality.py end to end on a tiny synthetic data
+folder (no ../shared needed): with no data, with no model, and with the tiny review model."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+NOUNS = ("food", "service", "staff", "room", "pizza", "coffee", "music", "view")
+GOOD, BAD = ("great", "amazing", "lovely", "good"), ("awful", "rude", "bad", "cold")
+
+
+def _load(name: str):
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _lines(path: Path, lines) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    """yelp/ (pool, dev, 4 + 4 test sentences, references, two peers) and formality/."""
+    root = tmp_path_factory.mktemp("data")
+    yelp = root / "yelp"
+    negative = [f"the {n} was {a} ." for n in NOUNS for a in BAD]
+    positive = [f"the {n} was {a} ." for n in NOUNS for a in GOOD]
+    _lines(yelp / "shen2017_heldout" / "sentiment.heldout.0", negative)
+    _lines(yelp / "shen2017_heldout" / "sentiment.heldout.1", positive)
+    for label, texts in ((0, negative), (1, positive)):
+        _lines(yelp / f"sentiment.dev.{label}", texts[::3])
+    test0 = [negative[i % len(negative)] for i in range(500)]  # the readers expect Li's 500 + 500 layout
+    test1 = [positive[i % len(positive)] for i in range(500)]
+    _lines(yelp / "sentiment.test.0", test0)
+    _lines(yelp / "sentiment.test.1", test1)
+    flip = lambda s, a, b: s.replace(a, b)  # noqa: E731
+    rewrites0 = [flip(s, s.split()[3], "great") for s in test0]
+    rewrites1 = [flip(s, s.split()[3], "awful") for s in test1]
+    _lines(yelp / "reference.0", [f"{s}\t{r}" for s, r in zip(test0, rewrites0)])
+    _lines(yelp / "reference.1", [f"{s}\t{r}" for s, r in zip(test1, rewrites1)])
+    for k in range(4):
+        _lines(yelp / "references_luo2019" / f"reference{k}.0", rewrites0 if k == 0 else test0)
+        _lines(yelp / "references_luo2019" / f"reference{k}.1", rewrites1 if k == 0 else test1)
+    _lines(yelp / "peer_outputs" / "perfect.txt", rewrites0 + rewrites1)
+    _lines(yelp / "peer_outputs" / "copier.txt", test0 + test1)
+    _lines(yelp / "peer_outputs" / "MANIFEST.tsv", ["file\tsystem\tcitation", "perfect.txt\tPerfect\tnobody 2024",
+                                                    "copier.txt\tCopier\tnobody 2024"])
+    rows = ["genre\tmean_score\tannotator_scores\tsentence_id\tsentence"]
+    for i in range(200):
+        noun = NOUNS[i % len(NOUNS)]
+        rows.append(f"news\t2.0\t2.0,2.0\tf{i}\tThe {noun} was satisfactory, I believe.")
+        rows.append(f"answers\t-2.0\t-2.0,-2.0\ti{i}\tlol the {noun} was ok haha")
+    _lines(root / "formality" / "pavlick2016_formality_all.tsv", rows)
+    return root
+
+
+@pytest.fixture(scope="module")
+def model_folder(_fitted_review_editor, review_corpus, tmp_path_factory):
+    """The tiny review model with a negative/positive sentiment head and the directions both benchmarks use."""
+    from latentedit import LatentEditor
+
+    fitted = _fitted_review_editor
+    editor = LatentEditor(fitted.model, quiet=True)
+    corpus = review_corpus
+    editor.fit_head("sentiment", corpus.texts, labels=["positive" if x == "pos" else "negative" for x in corpus.labels])
+    editor.fit_head("formality", corpus.texts, values=[1.0 if x == "pos" else -1.0 for x in corpus.labels])
+    editor.learn_direction("positive", corpus.positive, corpus.negative, head="sentiment", target="positive")
+    editor.learn_direction("negative", corpus.negative, corpus.positive, head="sentiment", target="negative")
+    editor.learn_direction("formal", corpus.positive, corpus.negative, head="formality", target="max")
+    folder = tmp_path_factory.mktemp("model") / "model"
+    editor.save(folder)
+    return folder
+
+
+def test_style_transfer_without_data_is_skipped(tmp_path, capsys):
+    assert _load("style_transfer").main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "r.json")]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "yelp_transfer_gm=skipped"
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_formality_without_data_is_skipped(tmp_path, capsys):
+    assert _load("formality").main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "r.json")]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "formality_gain=skipped"
+
+
+def test_style_transfer_peers_and_baselines_without_a_model(data_root, tmp_path, capsys):
+    out = tmp_path / "st.json"
+    assert _load("style_transfer").main(["--data", str(data_root), "--model", "none", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "yelp_transfer_gm=skipped"
+    result = json.loads(out.read_text())
+    rows = {r["key"]: r for r in result["rows"]}
+    assert set(rows) == {"copy", "human", "perfect", "copier"}
+    assert rows["copy"]["self_bleu"] == pytest.approx(100.0) and rows["copy"]["unchanged"] == 1000
+    assert rows["copier"]["judge_accuracy"] == rows["copy"]["judge_accuracy"] == 0.0
+    assert rows["perfect"]["judge_accuracy"] == 100.0 and rows["perfect"]["ref1_bleu"] == pytest.approx(100.0)
+    assert rows["copy"]["ref4_bleu"] == pytest.approx(100.0)  # the source is references 1-3 here
+    assert rows["perfect"]["system"] == "Perfect" and rows["human"]["ref4_bleu"] is None
+    assert result["settings"]["best_of"] == 1 and not result["settings"]["judge_selects"]
+    assert out.with_suffix(".png").stat().st_size > 0 and "| copy-input |" in out.with_suffix(".md").read_text()
+
+
+def test_style_transfer_with_a_model(data_root, model_folder, tmp_path, capsys):
+    out = tmp_path / "st.json"
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "0,1", "--quick"]
+    assert _load("style_transfer").main(argv) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(out.read_text())
+    rows = {r["key"]: r for r in result["rows"]}
+    assert {"shift_auto", "shift_1", "optimize", "random_shift_auto", "random_shift_1"} <= set(rows)
+    assert last == f"yelp_transfer_gm={rows['shift_auto']['gm']:.2f}"
+    assert rows["shift_auto"]["candidates"] == 8 and rows["shift_1"]["candidates"] == 1
+    assert [p["strength"] for p in result["sweep"]["learned"]] == [0.0, 1.0]
+    assert result["sweep"]["random"][0] == result["sweep"]["learned"][0]  # strength 0: the same reconstruction
+    texts = (out.parent / "st_outputs" / "shift_auto.txt").read_text().splitlines()
+    assert len(texts) == 100 and result["settings"]["sentences"] == 100
+
+
+def test_style_transfer_notes_missing_directions(data_root, review_model, tmp_path, capsys):
+    from latentedit import LatentEditor
+
+    folder = tmp_path / "bare"
+    LatentEditor(review_model, quiet=True).save(folder)
+    out = tmp_path / "st.json"
+    argv = ["--data", str(data_root), "--model", str(folder), "--out", str(out), "--quick"]
+    assert _load("style_transfer").main(argv) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "yelp_transfer_gm=skipped"
+    result = json.loads(out.read_text())
+    assert any("no 'positive' direction" in note or "no 'negative' direction" in note for note in result["notes"])
+    assert any("no 'sentiment' head" in note for note in result["notes"])
+    assert {r["key"] for r in result["rows"]} == {"copy", "human", "perfect", "copier"}
+
+
+def test_formality_with_a_model(data_root, model_folder, tmp_path, capsys):
+    out = tmp_path / "fo.json"
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "0,2"]
+    assert _load("formality").main(argv) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(out.read_text())
+    rows = {r["key"]: r for r in result["rows"]}
+    assert last == f"formality_gain={rows['shift_auto']['gain']:.3f}"
+    assert rows["copy"]["gain"] == 0.0 and rows["copy"]["unchanged"] == result["settings"]["sentences"]
+    assert result["judge"]["heldout_r"] > 0.9  # the synthetic ratings are perfectly predictable
+    assert {"shift_auto", "optimize", "random_shift_auto", "random_shift_1"} <= set(rows)
