@@ -1,8 +1,9 @@
-"""The main job (``latentedit demo``): a short tour of latentedit on a model.
+"""The main job (``latentedit demo``): a short tour of latentedit on the shipped default model.
 
-Uses the shipped default model when the package has one. Until then it trains a tiny model
-on the bundled 400-sentence Yelp sample (about two minutes on 2 CPU cores, cached in the work
-folder), then shows reconstructions of held-out and training sentences and an interpolation.
+Offline: shifts toward positive and formal (strength chosen per sentence), one ``optimize``
+toward more likes with its trajectory, and one interpolation. An install without the default
+model trains a tiny one on the bundled 400-sentence Yelp sample instead (about two minutes on
+2 CPU cores, cached in the work folder) and shows reconstructions and an interpolation.
 """
 
 from __future__ import annotations
@@ -21,29 +22,76 @@ from .model_folder import atomic_file, read_config
 HELD_OUT_PER_CLASS = 10
 
 
+DEMO_REVIEWS = ["the food was cold and the service was slow .", "i would not recommend this place to anyone ."]
+DEMO_INFORMAL = ["hey whats up , u coming tonight ?", "lol that movie was sooo bad"]
+DEMO_TWEET = "Thank you to everyone who came out tonight. We will win!"
+
+
 def run(workdir: Path) -> None:
     console = Console()
-    if "default" in builtin_models():
-        editor = LatentEditor.load("default")
-        train_texts, held_out = [], read_texts(SAMPLE_REVIEWS, column="text")[:: 40]
-        console.print("[bold]latentedit demo[/bold] on the shipped default model")
-    else:
-        train_texts, held_out = _split_sample()
-        editor = LatentEditor.load(_demo_model(workdir, train_texts, held_out, console))
-    cfg = editor.model.config
-    console.print(f"model: {sum(p.numel() for p in editor.model.parameters()) / 1e6:.1f} M parameters, "
-                  f"code {cfg.latent_tokens} x {cfg.latent_dim} = {cfg.code_size} numbers, regulariser {cfg.regularizer}")
+    workdir.mkdir(parents=True, exist_ok=True)  # also fails early and clearly for an unusable folder
+    if "default" not in builtin_models():
+        _tiny_model_tour(workdir, console)
+        return
+    editor = LatentEditor.load("default")
+    console.print("[bold]latentedit demo[/bold] on the shipped default model (offline)")
+    _describe(console, editor)
+    _shift_table(console, editor, "positive", DEMO_REVIEWS, "sentiment")
+    _shift_table(console, editor, "formal", DEMO_INFORMAL, "formality")
+    _optimize_table(console, editor, DEMO_TWEET, "likes")
+    _interpolation_table(console, editor, DEMO_REVIEWS[0], "the staff was friendly and the food was great .")
 
+
+def _tiny_model_tour(workdir: Path, console: Console) -> None:
+    """No default model in this install: train a tiny one on the bundled sample and show it."""
+    train_texts, held_out = _split_sample()
+    editor = LatentEditor.load(_demo_model(workdir, train_texts, held_out, console))
+    _describe(console, editor)
     _reconstruction_table(console, editor, "held-out sentences (never trained on)", held_out[:6])
-    if train_texts:
-        _reconstruction_table(console, editor, "training sentences", train_texts[:: len(train_texts) // 5][:5])
+    _reconstruction_table(console, editor, "training sentences", train_texts[:: len(train_texts) // 5][:5])
+    _interpolation_table(console, editor, train_texts[0], train_texts[-1])
+    console.print("prior samples:", *[f"  - {t}" for t in editor.sample(3, seed=0)], sep="\n")
 
-    start, end = (train_texts[0], train_texts[-1]) if train_texts else (held_out[0], held_out[-1])
+
+def _describe(console: Console, editor: LatentEditor) -> None:
+    cfg = editor.model.config
+    heads, directions = ", ".join(sorted(editor.heads)) or "none", ", ".join(sorted(editor.directions)) or "none"
+    console.print(f"model: {sum(p.numel() for p in editor.model.parameters()) / 1e6:.1f} M parameters, "
+                  f"code {cfg.latent_tokens} x {cfg.latent_dim} = {cfg.code_size} numbers, regulariser {cfg.regularizer}; "
+                  f"heads: {heads}; directions: {directions}")
+
+
+def _shift_table(console: Console, editor: LatentEditor, direction: str, texts: list[str], head: str) -> None:
+    table = Table("input", f"{head} before", f"shifted {direction} (strength auto)", "strength", f"{head} after",
+                  title=f"latentedit shift --direction {direction}")
+    for result in editor.shift(texts, direction, strength="auto"):
+        table.add_row(result.source_text, _shown(result.source_scores.get(head)), result.text,
+                      f"{result.strength:.2f}", _shown(result.scores.get(head)))
+    console.print(table)
+
+
+def _optimize_table(console: Console, editor: LatentEditor, text: str, head: str) -> None:
+    result = editor.optimize(text, target={head: "max"}, seed=0)
+    table = Table("step", "candidate (decoded, then re-scored)", head, "similarity",
+                  title=f"latentedit optimize --head {head} --target max (the chosen candidate is bold)")
+    for row in result.trajectory:
+        chosen = row["text"] == result.text
+        style = "bold" if chosen else None
+        table.add_row(str(row["step"]), row["text"], _shown(row["scores"][head]),
+                      f"{row['similarity']:.2f}", style=style)
+    console.print(table)
+    console.print(f"{head}: {_shown(result.source_scores.get(head))} -> {_shown(result.scores.get(head))}")
+
+
+def _interpolation_table(console: Console, editor: LatentEditor, start: str, end: str) -> None:
     table = Table("t", "decoded text", title="slerp interpolation between two sentences")
     for point in editor.interpolate(start, end, steps=7):
         table.add_row(f"{point.t:.2f}", point.text)
     console.print(table)
-    console.print("prior samples:", *[f"  - {t}" for t in editor.sample(3, seed=0)], sep="\n")
+
+
+def _shown(value) -> str:
+    return f"{value:+.2f}" if isinstance(value, float) else str(value)
 
 
 def _split_sample() -> tuple[list[str], list[str]]:

@@ -382,6 +382,7 @@ class LatentEditor:
         recoded = self._encode_distinct(texts)
         with torch.no_grad():
             losses = total_loss(targets, recoded).view(n, len(picks))
+        scores = self._score_codes(recoded, [t.head.config.name for t in targets])
         distances = (recoded.view(n, len(picks), dim) - codes.unsqueeze(1)).norm(dim=-1)
         chosen, trajectories = [], []
         for i in range(n):
@@ -392,6 +393,7 @@ class LatentEditor:
                 allowed = ((max_distance is None or float(distances[i, c]) <= max_distance)
                            and (min_similarity is None or similarity >= min_similarity))
                 rows.append({"step": step, "text": text, "loss": round(float(losses[i, c]), 4),
+                             "scores": {head: values[i * len(picks) + c] for head, values in scores.items()},
                              "distance": round(float(distances[i, c]), 4), "similarity": round(similarity, 4),
                              "allowed": allowed})
             allowed = [c for c, row in enumerate(rows) if row["allowed"]] or [0]  # the start competes too
