@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="only accept edits whose code is within this L2 distance of the source's")
     optimize.add_argument("--min-similarity", type=_fraction, metavar="S",
                           help="only accept edits with at least this word overlap with the source (0..1)")
+    optimize.add_argument("--select", choices=("loss", "closest"), default="loss",
+                          help="keep the candidate with the lowest target loss, or the one closest to the source "
+                               "among those the heads accept (default: %(default)s)")
     optimize.add_argument("--seed", type=int, default=0, help="seed of the random search (default: %(default)s)")
     text_inputs(optimize, trajectory=True)
 
@@ -388,7 +391,8 @@ def run_optimize(args) -> None:
 
     def process(chunk: list[str]) -> list[dict]:
         results = editor.optimize(chunk, target, weight, method=args.method, steps=args.steps,
-                                  max_distance=args.max_distance, min_similarity=args.min_similarity, seed=args.seed)
+                                  max_distance=args.max_distance, min_similarity=args.min_similarity,
+                                  select=args.select, seed=args.seed)
         return [_result_row(r, args.trajectory) for r in results]
 
     _stream(args, texts, process, line=lambda row: row["text"],

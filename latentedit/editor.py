@@ -318,11 +318,7 @@ class LatentEditor:
         texts = self.decode(candidates.reshape(-1, dim))
         recoded = self._encode_distinct(texts)
         with torch.no_grad():
-            if target.head.config.kind == "classification":
-                arrived = target.reached(recoded).view(n, grid)
-            else:  # a regression head "arrives" once it predicts more (or less) than at the start
-                sign = -1.0 if target.goal == "min" else 1.0
-                arrived = (sign * (target.head(recoded).view(n, grid) - target.head(codes).unsqueeze(1)) > 0)
+            arrived = target.accepts(recoded, codes.repeat_interleave(grid, 0)).view(n, grid)
         chosen = torch.where(arrived.any(1), arrived.float().argmax(1), torch.full((n,), grid - 1))
         rows = torch.arange(n)
         picked = candidates[rows, chosen]
@@ -336,30 +332,37 @@ class LatentEditor:
     def optimize(self, texts: str | Sequence[str], target: dict, weights: dict | None = None,
                  method: str = "adam", steps: int = 50, lr: float = 0.05, proximity: float = 1.0,
                  prior: float = 0.1, candidates: int = 6, max_distance: float | None = None,
-                 min_similarity: float | None = None, seed: int = 0) -> EditResult | list[EditResult]:
+                 min_similarity: float | None = None, select: str = "loss",
+                 seed: int = 0) -> EditResult | list[EditResult]:
         """Search the latent space for an edit that moves the heads toward ``target``.
 
         target: {head: number | "max" | "min" | label}; weights: {head: weight}.
         method "adam" follows the gradient of target loss + proximity * ||z - z0||^2 / D +
         prior * ||z||^2 / 2D; "random" is a gradient-free trust-region random search. Along the
         path, ``candidates`` codes (and the start) are decoded; each decoded text is re-encoded and
-        re-scored by the heads, and the text with the lowest target loss that is within
-        ``max_distance`` (L2 between codes) and ``min_similarity`` (word overlap with the source,
-        0..1) is returned. The same seed gives the same result.
+        re-scored by the heads. Among the texts within ``max_distance`` (L2 between codes) and
+        ``min_similarity`` (word overlap with the source, 0..1), ``select="loss"`` returns the one
+        with the lowest target loss; ``select="closest"`` the one most similar to the source among
+        those every head accepts (the goal label, or a move the right way; see ``Target.accepts``),
+        falling back to the lowest loss when none does. The same seed gives the same result.
+
+        >>> editor.optimize("the food was cold .", {"sentiment": "positive"}, select="closest")  # doctest: +SKIP
         """
         single, texts = _as_list(texts)
         results = []
         for batch in self._batches(texts, "optimize"):
             results.extend(self.optimize_codes(self.encode(batch), batch, target, weights, method, steps, lr,
-                                               proximity, prior, candidates, max_distance, min_similarity, seed))
+                                               proximity, prior, candidates, max_distance, min_similarity, select,
+                                               seed))
         return results[0] if single else results
 
     def optimize_codes(self, codes: torch.Tensor, source_texts: list[str], target: dict, weights: dict | None = None,
                        method: str = "adam", steps: int = 50, lr: float = 0.05, proximity: float = 1.0,
                        prior: float = 0.1, candidates: int = 6, max_distance: float | None = None,
-                       min_similarity: float | None = None, seed: int = 0) -> list[EditResult]:
+                       min_similarity: float | None = None, select: str = "loss", seed: int = 0) -> list[EditResult]:
         targets = parse_targets(target, self.heads, weights)
         method = check_choice("method", method, ("adam", "random"))
+        select = check_choice("select", select, ("loss", "closest"))
         steps, candidates = check_int("steps", steps, minimum=1), check_int("candidates", candidates, minimum=1)
         lr = check_number("lr", lr, minimum=0.0, open_min=True)
         proximity, prior = check_number("proximity", proximity, minimum=0.0), check_number("prior", prior, minimum=0.0)
@@ -382,6 +385,8 @@ class LatentEditor:
         recoded = self._encode_distinct(texts)
         with torch.no_grad():
             losses = total_loss(targets, recoded).view(n, len(picks))
+            starts = codes.repeat_interleave(len(picks), 0)
+            accepted = torch.stack([t.accepts(recoded, starts) for t in targets]).all(0).view(n, len(picks))
         scores = self._score_codes(recoded, [t.head.config.name for t in targets])
         distances = (recoded.view(n, len(picks), dim) - codes.unsqueeze(1)).norm(dim=-1)
         chosen, trajectories = [], []
@@ -395,9 +400,13 @@ class LatentEditor:
                 rows.append({"step": step, "text": text, "loss": round(float(losses[i, c]), 4),
                              "scores": {head: values[i * len(picks) + c] for head, values in scores.items()},
                              "distance": round(float(distances[i, c]), 4), "similarity": round(similarity, 4),
-                             "allowed": allowed})
+                             "allowed": allowed, "accepted": bool(accepted[i, c])})
             allowed = [c for c, row in enumerate(rows) if row["allowed"]] or [0]  # the start competes too
-            chosen.append(min(allowed, key=lambda c: (rows[c]["loss"], rows[c]["distance"])))
+            arrived = [c for c in allowed if rows[c]["accepted"]]
+            if select == "closest" and arrived:
+                chosen.append(min(arrived, key=lambda c: (-rows[c]["similarity"], rows[c]["distance"])))
+            else:
+                chosen.append(min(allowed, key=lambda c: (rows[c]["loss"], rows[c]["distance"])))
             trajectories.append(rows)
         rows_index = torch.arange(n)
         chosen_t = torch.tensor(chosen)

@@ -41,6 +41,21 @@ class Target:
         """For classification goals: does the head predict the goal label? (N,) bool."""
         return self.head(codes).argmax(-1) == self.head.label_index(str(self.goal))
 
+    def accepts(self, codes: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """Has each code (N, D) arrived, compared with its start code (N, D)? (N,) bool.
+
+        A classification head must predict the goal label; a regression head must predict more
+        ("max"), less ("min"), or closer to the goal number than at the start.
+        """
+        if self.head.config.kind == "classification":
+            return self.reached(codes)
+        now, before = self.head(codes), self.head(start)
+        if self.goal == "max":
+            return now > before
+        if self.goal == "min":
+            return now < before
+        return (now - float(self.goal)).abs() < (before - float(self.goal)).abs()
+
 
 def parse_targets(target: dict, heads: dict[str, PropertyHead], weights: dict | None = None) -> list[Target]:
     if not isinstance(target, dict) or not target:

@@ -256,6 +256,21 @@ def test_optimize_returns_the_best_allowed_candidate(review_editor, negatives):
         assert r.text in {row["text"] for row in allowed if row["loss"] <= lowest + 1e-4}
 
 
+def test_optimize_select_closest_keeps_the_most_similar_accepted_candidate(review_editor, negatives):
+    closest = review_editor.optimize(negatives, {"sentiment": "pos"}, select="closest", seed=0)
+    lowest = review_editor.optimize(negatives, {"sentiment": "pos"}, seed=0)
+    for r in closest:
+        accepted = [row for row in r.trajectory if row["allowed"] and row["accepted"]]
+        if accepted:
+            best = max(row["similarity"] for row in accepted)
+            assert r.text in {row["text"] for row in accepted if row["similarity"] >= best - 1e-4}
+    assert sum(r.scores["sentiment"] == "pos" for r in closest) == sum(
+        any(row["accepted"] for row in r.trajectory) for r in closest)
+    assert mean([r.similarity for r in closest]) >= mean([r.similarity for r in lowest])
+    with pytest.raises(InputError, match="select"):
+        review_editor.optimize(negatives[0], {"sentiment": "pos"}, select="nearest")
+
+
 def test_optimize_raises_a_regression_head(review_editor, negatives):
     results = review_editor.optimize(negatives, {"rating": "max"})
     assert mean([r.scores["rating"] for r in results]) > mean([r.source_scores["rating"] for r in results]) + 1.0

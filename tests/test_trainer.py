@@ -104,6 +104,20 @@ def test_resume_refuses_a_changed_config_and_a_missing_checkpoint(tmp_path):
     assert steps[-1] == 10
 
 
+def test_a_new_run_continues_from_a_finished_model(tmp_path):
+    first = train(tiny_config(tmp_path / "first", training={"steps": 10}), show_progress=False)
+    config = tiny_config(tmp_path / "second", training={"steps": 1, "lr": 1e-9, "init_from": str(first)})
+    second = train(config, show_progress=False)
+    assert (tmp_path / "second" / "tokenizer.json").read_text() == (first / "tokenizer.json").read_text()
+    a, b = load_file(str(first / "model.safetensors")), load_file(str(second / "model.safetensors"))
+    assert all((a[name] - b[name]).abs().max() < 1e-4 for name in a)  # one step at a negligible learning rate
+    with pytest.raises(ConfigError, match="latent_dim"):
+        train(tiny_config(tmp_path / "third", model={"latent_dim": 4}, training={"init_from": str(first)}),
+              show_progress=False)
+    with pytest.raises(ConfigError, match="at most one"):
+        tiny_config(tmp_path / "fourth", training={"init_from": str(first), "init_t5": str(first)})
+
+
 @pytest.mark.parametrize("override, message", [
     ("model.d_model=-4", "d_model must be a positive integer"),
     ('model.regularizer="vq"', "regularizer must be one of"),

@@ -52,6 +52,7 @@ class DataConfig:
 class TrainingConfig:
     output_dir: str = "runs/latentedit"
     init_t5: str = ""  # optional local Hugging Face T5 folder whose encoder/decoder stacks start the model
+    init_from: str = ""  # optional latentedit model folder (same [model] config) to continue with a new schedule
     seed: int = 0
     batch_size: int = 64  # global batch, split evenly across processes
     steps: int = 1000
@@ -75,6 +76,9 @@ class TrainingConfig:
         if not isinstance(self.output_dir, str) or not self.output_dir:
             raise ConfigError("training.output_dir must name a folder")
         check_str("training.init_t5", self.init_t5, ConfigError)
+        check_str("training.init_from", self.init_from, ConfigError)
+        if self.init_t5 and self.init_from:
+            raise ConfigError("set at most one of training.init_t5 and training.init_from")
         for name in ("batch_size", "steps", "log_every", "eval_every", "eval_examples", "checkpoint_every", "beta_cycles"):
             check_int(f"training.{name}", getattr(self, name), minimum=1, error=ConfigError)
         check_int("training.warmup_steps", self.warmup_steps, minimum=0, error=ConfigError)

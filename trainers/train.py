@@ -102,6 +102,16 @@ def load_corpus(config: TrainConfig, tokenizer_path: Path, accelerator: Accelera
     return tokenizer, corpus, stats
 
 
+def continue_from(model: TransformerVAE, folder: Path, config: TrainConfig) -> None:
+    """Load a finished model folder's weights into ``model``; its [model] config must match this run's."""
+    source = TransformerVAE.from_pretrained(folder)
+    if source.config != model.config:
+        changed = sorted(k for k, v in vars(source.config).items() if getattr(model.config, k) != v)
+        raise ConfigError(f"training.init_from {folder}: its model config differs in {changed}; "
+                          "continue with the same [model] section")
+    model.load_state_dict(source.state_dict())
+
+
 def learning_rate_factor(step: int, config: TrainConfig) -> float:
     """Linear warm-up, then cosine decay to min_lr_ratio."""
     t = config.training
@@ -192,6 +202,8 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
             for stale in ("tokenizer.json", "checkpoint", "model"):
                 path = out / stale
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+            if t.init_from:  # the continued model keeps its tokenizer
+                shutil.copyfile(Path(t.init_from) / "tokenizer.json", out / "tokenizer.json")
     accelerator.wait_for_everyone()
 
     set_seed(t.seed)
@@ -201,6 +213,9 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
     if config.training.init_t5 and not resume:
         copied = model.load_t5_backbone(config.training.init_t5)
         accelerator.print(f"initialised {len(copied)} tensors from the T5 checkpoint in {config.training.init_t5}")
+    if t.init_from and not resume:
+        continue_from(model, Path(t.init_from), config)
+        accelerator.print(f"continuing from the model in {t.init_from}")
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=t.lr)
     start = 0
     if resume:
