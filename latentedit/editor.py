@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -71,6 +72,7 @@ class LatentEditor:
         self.directions: dict[str, Direction] = dict(directions or {})
         self.batch_size = batch_size
         self.quiet = quiet
+        self._known: dict[str, torch.Tensor] = {}  # text -> code, while an edit of those texts runs
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -287,9 +289,12 @@ class LatentEditor:
         ``max_strength`` when none does.
         """
         single, texts = _as_list(texts)
-        results = []
-        for batch in self._batches(texts, f"shift {direction}"):
-            results.extend(self.shift_codes(self.encode(batch), batch, direction, strength, max_strength, grid))
+
+        def run(batch: list[str]) -> list[EditResult]:
+            with self._remembering(batch) as codes:
+                return self.shift_codes(codes, batch, direction, strength, max_strength, grid)
+
+        results = self._in_batches(texts, f"shift {direction}", run)
         return results[0] if single else results
 
     def shift_codes(self, codes: torch.Tensor, source_texts: list[str], direction: str, strength: float | str = 1.0,
@@ -349,11 +354,13 @@ class LatentEditor:
         >>> editor.optimize("the food was cold .", {"sentiment": "positive"}, select="closest")  # doctest: +SKIP
         """
         single, texts = _as_list(texts)
-        results = []
-        for batch in self._batches(texts, "optimize"):
-            results.extend(self.optimize_codes(self.encode(batch), batch, target, weights, method, steps, lr,
-                                               proximity, prior, candidates, max_distance, min_similarity, select,
-                                               seed))
+
+        def run(batch: list[str]) -> list[EditResult]:
+            with self._remembering(batch) as codes:
+                return self.optimize_codes(codes, batch, target, weights, method, steps, lr, proximity, prior,
+                                           candidates, max_distance, min_similarity, select, seed)
+
+        results = self._in_batches(texts, "optimize", run)
         return results[0] if single else results
 
     def optimize_codes(self, codes: torch.Tensor, source_texts: list[str], target: dict, weights: dict | None = None,
@@ -427,12 +434,25 @@ class LatentEditor:
 
     # -- shared ----------------------------------------------------------------------------------
 
+    @contextmanager
+    def _remembering(self, texts: list[str]):
+        """Encode texts and remember their codes while the block runs: a candidate that decodes
+        back to its source (common for a faithful model) then needs no second encode."""
+        codes = self.encode(texts)
+        self._known = dict(zip(texts, codes))
+        try:
+            yield codes
+        finally:
+            self._known = {}
+
     def _encode_distinct(self, texts: list[str]) -> torch.Tensor:
-        """Codes of texts, encoding each distinct text once (candidates often decode alike)."""
-        distinct = list(dict.fromkeys(texts))
-        codes = self._encode(distinct)
-        index = {text: i for i, text in enumerate(distinct)}
-        return codes[[index[text] for text in texts]]
+        """Codes of texts, encoding each distinct text once (candidates often decode alike) and
+        none that is remembered (see :meth:`_remembering`)."""
+        codes = dict(self._known)
+        fresh = [text for text in dict.fromkeys(texts) if text not in codes]
+        if fresh:
+            codes.update(zip(fresh, self._encode(fresh)))
+        return torch.stack([codes[text] for text in texts])
 
     def _results(self, sources: torch.Tensor, source_texts: list[str], codes: torch.Tensor, texts: list[str],
                  operation: str, strengths: list[float] | None = None, trajectories: list[list] | None = None,
@@ -454,18 +474,23 @@ class LatentEditor:
             for i in range(len(texts))
         ]
 
-    def _batches(self, texts: list[str], description: str):
-        """Yield batches; a progress bar (on stderr) when there is more than one."""
-        if len(texts) <= self.batch_size or self.quiet:
-            for start in range(0, len(texts), self.batch_size):
-                yield texts[start : start + self.batch_size]
-            return
-        from rich.console import Console
-        from rich.progress import track
-
+    def _in_batches(self, texts: list[str], description: str, run) -> list:
+        """``run`` over batches of texts of similar length (greedy decoding of a batch lasts as long
+        as its longest output); results come back in input order, with a progress bar (on stderr)
+        when there is more than one batch."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         starts = range(0, len(texts), self.batch_size)
-        for start in track(starts, description=description, console=Console(stderr=True), transient=True):
-            yield texts[start : start + self.batch_size]
+        if len(texts) > self.batch_size and not self.quiet:
+            from rich.console import Console
+            from rich.progress import track
+
+            starts = track(starts, description=description, console=Console(stderr=True), transient=True)
+        results = [None] * len(texts)
+        for start in starts:
+            chunk = order[start : start + self.batch_size]
+            for i, result in zip(chunk, run([texts[i] for i in chunk])):
+                results[i] = result
+        return results
 
     def _say(self, message: str) -> None:
         if not self.quiet:
