@@ -21,7 +21,8 @@ Rows:
   the positive half; per sentence the smallest of `--grid` strengths up to `--max-strength` whose
   decoded text the direction's head scores as the target, N = grid) and at `--strength`;
 - latentedit optimize toward {"sentiment": "positive"/"negative"} (default settings: Adam, 50
-  steps, up to 6 decoded candidates + the start, N <= 7, picked by the model's head);
+  steps, up to 6 decoded candidates + the start, N <= 7, picked by the model's head: the lowest
+  target loss, and with select="closest" the most similar to the source among those it accepts);
 - a random direction of the same norm as the model's "positive" ("negative") direction, seeded,
   at strength "auto" (picked by the same head, N = grid) and at `--strength`;
 - copy-input; Li et al.'s human references (judge, VADER and self-BLEU only: the reference is
@@ -211,6 +212,9 @@ def latentedit_rows(editor, data: dict, judge: SentimentJudge, args, notes: dict
         if not prefix and "optimize" not in notes:
             add("optimize", "latentedit optimize (defaults)", f"the model's {HEAD!r} head on the re-encoded candidates "
                 "(lowest target loss)", 7, lambda texts, goal: editor.optimize(texts, {HEAD: goal}))
+            add("optimize_closest", "latentedit optimize, select closest", f"the model's {HEAD!r} head on the "
+                "re-encoded candidates (the most similar to the source among those it scores as the target)", 7,
+                lambda texts, goal: editor.optimize(texts, {HEAD: goal}, select="closest"))
 
     for prefix in ("", "random_"):
         curve = []
@@ -301,7 +305,8 @@ def plot(result: dict, path: Path) -> None:
         for p in curve:
             axis.annotate(f"x{p['strength']:g}", (p["self_bleu"], p["judge_accuracy"]), fontsize=7, color=color,
                           xytext=(3, -9), textcoords="offset points")
-    markers = {"shift_auto": ("*", "tab:blue"), "optimize": ("D", "tab:green"), "random_shift_auto": ("*", "tab:orange")}
+    markers = {"shift_auto": ("*", "tab:blue"), "optimize": ("D", "tab:green"), "optimize_closest": ("P", "tab:olive"),
+               "random_shift_auto": ("*", "tab:orange")}
     for row in result["rows"]:
         if row["key"] in markers:
             marker, color = markers[row["key"]]

@@ -45,7 +45,8 @@ from .validation import (
 BUILTIN_MODELS = Path(__file__).parent / "models"  # built-in names resolve to folders here
 MAX_STRENGTH = 1e6  # |strength| beyond this is absurd (codes have a norm of a few units) and overflows float32
 #: decoding methods and the options each takes (see TransformerVAE.generate)
-DECODE_OPTIONS = {"greedy": ("max_length",), "sample": ("max_length", "temperature", "top_k", "top_p", "generator"),
+DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram"),
+                  "sample": ("max_length", "temperature", "top_k", "top_p", "generator", "no_repeat_ngram"),
                   "beam": ("max_length", "num_beams", "length_penalty")}
 MIN_TEMPERATURE = 1e-6  # below this, logits / temperature overflow to inf and sampling breaks
 
@@ -560,6 +561,7 @@ def _check_generator(value) -> torch.Generator | None:
 
 _DECODE_OPTION_CHECKS = {
     "max_length": lambda value: check_int("max_length", value, minimum=1),
+    "no_repeat_ngram": lambda value: check_int("no_repeat_ngram", value, minimum=0),
     "temperature": lambda value: check_number("temperature", value, minimum=MIN_TEMPERATURE),
     "top_k": lambda value: check_int("top_k", value, minimum=0),
     "top_p": lambda value: check_number("top_p", value, 0.0, 1.0),

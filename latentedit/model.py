@@ -210,7 +210,7 @@ class TransformerVAE(nn.Module):
         z = z.view(z.shape[0], self.config.latent_tokens, self.config.latent_dim)
         max_length = max_length or self.config.max_length
         if method == "greedy":
-            return decoding.greedy(self, z, max_length)
+            return decoding.greedy(self, z, max_length, **options)
         if method == "sample":
             return decoding.sample(self, z, max_length, **options)
         if method == "beam":

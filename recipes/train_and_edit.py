@@ -22,7 +22,7 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from latentedit import LatentEditor, LatentEditError  # noqa: E402
+from latentedit import LatentEditError, LatentEditor  # noqa: E402
 from latentedit.data import SAMPLE_REVIEWS, read_texts  # noqa: E402
 from trainers.config import TrainConfig  # noqa: E402
 from trainers.train import train  # noqa: E402

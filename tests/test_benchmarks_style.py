@@ -117,7 +117,7 @@ def test_style_transfer_with_a_model(data_root, model_folder, tmp_path, capsys):
     last = capsys.readouterr().out.strip().splitlines()[-1]
     result = json.loads(out.read_text())
     rows = {r["key"]: r for r in result["rows"]}
-    assert {"shift_auto", "shift_1", "optimize", "random_shift_auto", "random_shift_1"} <= set(rows)
+    assert {"shift_auto", "shift_1", "optimize", "optimize_closest", "random_shift_auto", "random_shift_1"} <= set(rows)
     assert last == f"yelp_transfer_gm={rows['shift_auto']['gm']:.2f}"
     assert rows["shift_auto"]["candidates"] == 8 and rows["shift_1"]["candidates"] == 1
     assert [p["strength"] for p in result["sweep"]["learned"]] == [0.0, 1.0]

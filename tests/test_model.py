@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from latentedit import Tokenizer, TransformerVAE
-from latentedit.decoding import _new_cache
+from latentedit.decoding import _new_cache, banned_repeats
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -174,7 +174,7 @@ def test_cached_step_logits_equal_teacher_forced_logits(make_config, inject):
 def test_greedy_reproduces_teacher_forced_argmax_random_model(make_config):
     model = random_model(make_config, max_length=10)
     z = torch.randn(5, 2, 8)
-    generated = model.generate(z, "greedy")
+    generated = model.generate(z, "greedy", no_repeat_ngram=0)
     _check_greedy_matches_teacher_forcing(model, z, generated)
 
 
@@ -258,7 +258,7 @@ def test_memorised_sentences_reconstruct_with_greedy_decoding(memorised):
     model, tok, batch, _, _ = memorised
     with torch.no_grad():
         z = model(batch.ids, batch.mask).mean
-    generated = model.generate(z, "greedy")
+    generated = model.generate(z, "greedy", no_repeat_ngram=0)
     decoded = tok.decode(generated)
     exact = sum(a == b for a, b in zip(decoded, SENTENCES)) / len(SENTENCES)
     print(f"\ngreedy exact-match reconstruction: {exact:.0%}")
@@ -272,7 +272,7 @@ def test_greedy_matches_teacher_forcing_on_off_manifold_codes(memorised):
     model = memorised[0]
     torch.manual_seed(1)
     z = torch.randn(8, 2, 32) * 2
-    _check_greedy_matches_teacher_forcing(model, z, model.generate(z, "greedy"))
+    _check_greedy_matches_teacher_forcing(model, z, model.generate(z, "greedy", no_repeat_ngram=0))
 
 
 # -- (d) beam search -------------------------------------------------------------------------
@@ -282,7 +282,7 @@ def test_beam_with_one_beam_equals_greedy(memorised, make_config):
     for model in (memorised[0], random_model(make_config)):
         torch.manual_seed(2)
         z = torch.randn(6, model.config.latent_tokens, model.config.latent_dim) * 2
-        assert torch.equal(model.generate(z, "beam", num_beams=1), model.generate(z, "greedy"))
+        assert torch.equal(model.generate(z, "beam", num_beams=1), model.generate(z, "greedy", no_repeat_ngram=0))
 
 
 def reference_beam(model, code, num_beams, max_length):
@@ -323,7 +323,7 @@ def test_beam_finds_higher_log_prob_than_greedy(memorised):
     model = memorised[0]
     torch.manual_seed(3)
     z = torch.randn(12, 2, 32) * 2
-    greedy = model.generate(z, "greedy").tolist()
+    greedy = model.generate(z, "greedy", no_repeat_ngram=0).tolist()
     beam = model.generate(z, "beam", num_beams=4, length_penalty=0.0).tolist()
     gains = [b - g for b, g in zip(log_prob(model, z, beam), log_prob(model, z, greedy))]
     assert sum(g >= -1e-4 for g in gains) >= 10, gains
@@ -363,7 +363,7 @@ def test_seeded_sampling_is_deterministic(memorised):
 def test_sampling_with_top_k_1_or_tiny_top_p_is_greedy(memorised, make_config):
     for model in (memorised[0], random_model(make_config)):
         z = torch.randn(6, model.config.latent_tokens, model.config.latent_dim) * 2
-        greedy = model.generate(z, "greedy")
+        greedy = model.generate(z, "greedy")  # both with the default repeat guard
         gen = torch.Generator().manual_seed(0)
         assert torch.equal(model.generate(z, "sample", top_k=1, temperature=3.0, generator=gen), greedy)
         assert torch.equal(model.generate(z, "sample", top_p=1e-6, temperature=3.0, generator=gen), greedy)
@@ -392,3 +392,23 @@ def test_generate_accepts_flat_codes_and_rejects_bad_options(make_config):
     with pytest.raises(ValueError, match="temperature"):
         model.generate(z, "sample", temperature=0.0)
     assert math.isfinite(float(model.generate(z, "beam", num_beams=2).float().sum()))
+
+
+def test_decoding_never_repeats_a_4_gram_unless_told(make_config):
+    model = random_model(make_config, max_length=40)
+    z = torch.randn(6, 2, 8)
+
+    def repeats(rows, n=4):
+        grams = [[tuple(row[i : i + n]) for i in range(len(row) - n + 1)] for row in map(trim, rows.tolist())]
+        return sum(len(g) != len(set(g)) for g in grams)
+
+    assert repeats(model.generate(z, "greedy", no_repeat_ngram=0)) > 0  # an untrained decoder loops
+    assert repeats(model.generate(z, "greedy")) == 0
+    assert repeats(model.generate(z, "sample", generator=torch.Generator().manual_seed(0))) == 0
+
+
+def test_banned_repeats_names_the_token_that_would_close_a_repeated_ngram():
+    history = torch.tensor([[5, 6, 7, 5, 6], [1, 1, 1, 1, 2], [9, 9, 9, 9, 9]])
+    rows, tokens = banned_repeats(history, 3)
+    assert sorted(zip(rows.tolist(), tokens.tolist())) == [(0, 7), (2, 9), (2, 9), (2, 9)]
+    assert banned_repeats(history[:, :2], 3)[0].numel() == 0  # too short to repeat anything
