@@ -12,6 +12,7 @@ text -> tokens -> posterior mean code (flat, K*dz) -> edit -> greedy decode -> t
 from __future__ import annotations
 
 import difflib
+import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ class LatentEditor:
         self.directions: dict[str, Direction] = dict(directions or {})
         self.batch_size = batch_size
         self.quiet = quiet
-        self._known: dict[str, torch.Tensor] = {}  # text -> code, while an edit of those texts runs
+        self._local = threading.local()  # .known: text -> code while an edit of those texts runs (per thread)
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -440,16 +441,16 @@ class LatentEditor:
         """Encode texts and remember their codes while the block runs: a candidate that decodes
         back to its source (common for a faithful model) then needs no second encode."""
         codes = self.encode(texts)
-        self._known = dict(zip(texts, codes))
+        self._local.known = dict(zip(texts, codes))
         try:
             yield codes
         finally:
-            self._known = {}
+            self._local.known = {}
 
     def _encode_distinct(self, texts: list[str]) -> torch.Tensor:
         """Codes of texts, encoding each distinct text once (candidates often decode alike) and
         none that is remembered (see :meth:`_remembering`)."""
-        codes = dict(self._known)
+        codes = dict(getattr(self._local, "known", {}))
         fresh = [text for text in dict.fromkeys(texts) if text not in codes]
         if fresh:
             codes.update(zip(fresh, self._encode(fresh)))
