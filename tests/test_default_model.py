@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from latentedit import LatentEditor
-from latentedit.editor import BUILTIN_MODELS, builtin_models
 from latentedit.cli import main
+from latentedit.editor import BUILTIN_MODELS, builtin_models
 
 FOLDER = BUILTIN_MODELS / "default"
 HEADS = {"sentiment": "classification", "formality": "regression", "likes": "regression", "topic": "classification"}

@@ -728,7 +728,8 @@ _TRAIN_INTS = ("batch_size", "steps", "log_every", "eval_every", "eval_examples"
 VALID_TRAIN_VALUE = {
     "data": {"train": st.just("x.txt"), "column": st.sampled_from(["text", None]), "valid": st.just(""),
              "valid_fraction": st.floats(0, 0.9), "max_examples": st.integers(0, 100), "vocab_size": st.integers(300, 9000)},
-    "training": {"output_dir": st.just("run"), "init_t5": st.just(""), "init_from": st.just(""), "seed": st.integers(0, 10), "lr": st.floats(1e-5, 1),
+    "training": {"output_dir": st.just("run"), "init_t5": st.just(""), "init_from": st.just(""),
+                 "seed": st.integers(0, 10), "lr": st.floats(1e-5, 1),
                  "mdr_lr": st.floats(1e-4, 1), "min_lr_ratio": st.floats(0, 1), "weight_decay": st.floats(0, 1),
                  "grad_clip": st.floats(0, 10), "beta_ratio": st.floats(0, 1), "warmup_steps": st.integers(0, 100),
                  "beta_schedule": st.sampled_from(["constant", "cyclical"]), "length_bucketing": st.booleans(),
