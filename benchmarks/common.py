@@ -25,6 +25,31 @@ from latentedit.model_folder import atomic_file
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def add_edit_options(ap, sweep: tuple[float, ...]) -> None:
+    """The options every edit benchmark shares: strengths, the auto-strength grid, threads, device."""
+    ap.add_argument("--strength", type=float, default=1.0, help="the fixed strength of the shift rows")
+    ap.add_argument("--max-strength", type=float, default=4.0, help="largest strength tried by strength='auto'")
+    ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto' (N of those rows)")
+    ap.add_argument("--sweep", default=",".join(map(str, sweep)), help="strengths of the sweep (the trade-off curve), "
+                                                                      "comma separated")
+    ap.add_argument("--threads", type=int, default=1, help="torch (and BLAS) threads")
+    ap.add_argument("--device", default="cpu", help="torch device for the model")
+
+
+def parse_edit_args(ap, argv, name: str):
+    """Parse, check the shared options, and default --out to results/<name>.json (<name>_quick.json with --quick)."""
+    args = ap.parse_args(argv)
+    try:
+        args.sweep = [float(s) for s in args.sweep.split(",") if s.strip()]
+    except ValueError:
+        ap.error("--sweep takes numbers separated by commas")
+    if args.grid < 1 or args.threads < 1:
+        ap.error("--grid and --threads must be >= 1")
+    if args.out is None:
+        args.out = str(RESULTS / (f"{name}_quick.json" if args.quick else f"{name}.json"))
+    return args
+
+
 def load_editor(model: str, device: str = "cpu"):
     """(editor, None), or (None, why) when ``model`` is "none" or cannot be loaded."""
     if model.lower() == "none":

@@ -58,12 +58,13 @@ from pathlib import Path
 
 import torch
 from common import (
-    RESULTS,
+    add_edit_options,
     environment,
     fmt,
     load_editor,
     markdown_table,
     model_summary,
+    parse_edit_args,
     print_table,
     random_direction,
     stopwatch,
@@ -91,26 +92,12 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--data", help=f"the data folder holding yelp/ (default: ${datasets.DATA_ENV}, else ../shared/data)")
     ap.add_argument("--model", default="default", help="model folder or built-in name; 'none' runs peers and baselines only")
-    ap.add_argument("--strength", type=float, default=1.0, help="the fixed strength of the shift rows")
-    ap.add_argument("--max-strength", type=float, default=4.0, help="largest strength tried by strength='auto'")
-    ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto' (N of those rows)")
-    ap.add_argument("--sweep", default=",".join(map(str, SWEEP)), help="strengths of the trade-off curve, comma separated")
-    ap.add_argument("--threads", type=int, default=1, help="torch (and BLAS) threads")
-    ap.add_argument("--device", default="cpu", help="torch device for the model")
+    add_edit_options(ap, SWEEP)
     ap.add_argument("--seed", type=int, default=0, help="seed of the random direction")
     ap.add_argument("--quick", action="store_true", help=f"the first {QUICK_PER_HALF} sentences of each half only")
     ap.add_argument("--out", help="result JSON (default benchmarks/results/style_transfer.json, style_transfer_quick.json "
                                   "with --quick); .md and .png are written beside it")
-    args = ap.parse_args(argv)
-    try:
-        args.sweep = [float(s) for s in args.sweep.split(",") if s.strip()]
-    except ValueError:
-        ap.error("--sweep takes numbers separated by commas")
-    if args.grid < 1 or args.threads < 1:
-        ap.error("--grid and --threads must be >= 1")
-    if args.out is None:
-        args.out = str(RESULTS / ("style_transfer_quick.json" if args.quick else "style_transfer.json"))
-    return args
+    return parse_edit_args(ap, argv, "style_transfer")
 
 
 # -- data -----------------------------------------------------------------------------------------
