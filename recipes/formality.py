@@ -39,9 +39,7 @@ def parse_args(argv):
     ap.add_argument("--relearn", action="store_true", help="learn the direction even when the model has it")
     ap.add_argument("--head-name", default="formality_recipe",
                     help="name of the head fitted when the direction is learned here (default: formality_recipe)")
-    ap.add_argument("--strength", type=common.strength_value, default="auto", help="'auto' or a number (default: auto)")
-    ap.add_argument("--max-strength", type=float, default=4.0, help="largest strength 'auto' tries (default: 4)")
-    ap.add_argument("--grid", type=common.positive_int, default=8, help="strengths 'auto' tries (default: 8)")
+    common.add_strength_options(ap)
     ap.add_argument("--limit", type=int, default=0, help="shift only the first N sentences (0 = all)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the judge's held-out split (default: 0)")
     ap.add_argument("--show", type=int, default=10, help="examples in the table (default: 10)")

@@ -58,6 +58,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_strength_options(ap: argparse.ArgumentParser) -> None:
+    """--strength ('auto' or a number), --max-strength and --grid, as the shifting recipes take them."""
+    ap.add_argument("--strength", type=strength_value, default="auto", help="'auto' or a number (default: auto)")
+    ap.add_argument("--max-strength", type=float, default=4.0, help="largest strength 'auto' tries (default: 4)")
+    ap.add_argument("--grid", type=positive_int, default=8, help="strengths 'auto' tries (default: 8)")
+
+
 def strength_value(text: str) -> float | str:
     """'auto' or a finite number."""
     if text == "auto":

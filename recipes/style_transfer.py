@@ -57,9 +57,7 @@ def parse_args(argv):
     ap.add_argument("--method", choices=("mean", "probe"), default="mean",
                     help="mean difference of codes, or the normal of a logistic-regression probe (default: mean)")
     ap.add_argument("--head-name", default="style", help="name of the head fitted with learned directions (default: style)")
-    ap.add_argument("--strength", type=common.strength_value, default="auto", help="'auto' or a number (default: auto)")
-    ap.add_argument("--max-strength", type=float, default=4.0, help="largest strength 'auto' tries (default: 4)")
-    ap.add_argument("--grid", type=common.positive_int, default=8, help="strengths 'auto' tries (default: 8)")
+    common.add_strength_options(ap)
     ap.add_argument("--limit", type=int, default=0, help="shift only the first N texts of each half (0 = all)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the balanced sample (default: 0)")
     ap.add_argument("--show", type=int, default=6, help="examples per half in the table (default: 6)")
