@@ -73,8 +73,7 @@ SWEEP = (("candidates=1", {"candidates": 1}), ("candidates=2", {"candidates": 2}
          ("steps=10", {"steps": 10}), ("steps=20", {"steps": 20}), ("steps=15, candidates=2", {"steps": 15, "candidates": 2}),
          ("steps=10, candidates=1", {"steps": 10, "candidates": 1}),
          ("prototype: early stop tolerance 1e-3, patience 3", {"prototype": "early_stop"}),
-         ("prototype: early stop 1e-3/3, candidates=2", {"prototype": "early_stop", "candidates": 2}),
-         ("prototype: early stop 1e-3/3, candidates=2, source code reused", {"prototype": "early_stop+memo", "candidates": 2}))
+         ("prototype: early stop 1e-3/3, candidates=2", {"prototype": "early_stop", "candidates": 2}))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -378,34 +377,12 @@ EARLY_STOP = {"tolerance": 1e-3, "patience": 3}  # the prototype's setting (the 
 
 
 @contextlib.contextmanager
-def patched(editor: LatentEditor, prototype: str | None):
+def patched(prototype: str | None):
     """PROTOTYPES, within the block and this process only. "early_stop": the editor's adam_search
-    stops earlier (EARLY_STOP instead of what optimize asks for). "memo": the editor's encoding
-    primitive encodes only texts not encoded yet in this optimize call, so candidates that decode
-    to the source text reuse the source's code (most candidates do)."""
-    parts = set((prototype or "").split("+")) - {""}
+    stops earlier (EARLY_STOP instead of what optimize asks for). (Reusing the source's code for
+    candidates that decode back to it, once a prototype here, is now what the editor does.)"""
     original_search = editor_module.adam_search
-    name = "_encode" if hasattr(editor, "_encode") else "encode"
-    original_encode = getattr(editor, name)
-    memo: dict[str, torch.Tensor] = {}
-
-    def memo_encode(texts, sample=False, seed=None, warn=None, **options):
-        extra = {} if warn is None else {"warn": warn}
-        if sample:
-            return original_encode(texts, sample, seed, **extra, **options)
-        single = isinstance(texts, str)
-        items = [texts] if single else list(texts)
-        # a new optimize call starts with its sources: the public encode (warn=True, where _encode exists)
-        if (warn if name == "_encode" else len(items) == 1):
-            memo.clear()
-        new = list(dict.fromkeys(t for t in items if t not in memo))
-        if new:
-            for text, code in zip(new, original_encode(new, sample, seed, **extra, **options)):
-                memo[text] = code
-        codes = torch.stack([memo[t] for t in items])
-        return codes[0] if single else codes
-
-    if "early_stop" in parts:
+    if prototype == "early_stop":
         if "tolerance" not in inspect.signature(original_search).parameters:
             raise SystemExit("error: this latentedit's adam_search has no early stop (tolerance=); "
                              "drop the early-stop prototypes from SWEEP")
@@ -416,14 +393,10 @@ def patched(editor: LatentEditor, prototype: str | None):
             return path
 
         editor_module.adam_search = earlier
-    if "memo" in parts:
-        setattr(editor, name, memo_encode)
     try:
         yield
     finally:
         editor_module.adam_search = original_search
-        if "memo" in parts:
-            delattr(editor, name)
 
 
 def cpu_timed(fn) -> float:
@@ -727,7 +700,7 @@ def main(argv: list[str] | None = None) -> int:
 
             def run(text: str):
                 STEPS_RUN.clear()
-                with patched(editor, prototype):
+                with patched(prototype):
                     result = optimize(editor, text, **options)
                 steps_run.setdefault(name, []).extend(STEPS_RUN)
                 return result
