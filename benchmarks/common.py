@@ -1,4 +1,4 @@
-"""Pieces shared by the quality benchmarks (style_transfer.py, formality.py).
+"""Pieces shared by the benchmarks (style_transfer.py, formality.py; edit_speed.py for library_revision).
 
 Not part of the library: run the benchmarks as scripts (``python benchmarks/style_transfer.py``),
 which puts this folder on ``sys.path``.
@@ -105,7 +105,7 @@ def library_revision() -> dict:
             return ""
         return done.stdout.strip() if done.returncode == 0 else ""
 
-    return {"commit": git("rev-parse", "HEAD") or None,
+    return {"commit": git("rev-parse", "HEAD") or None, "latentedit_path": str(where / "latentedit"),
             "library_modified": bool(git("status", "--porcelain", "--", "latentedit", "trainers"))}
 
 

@@ -44,7 +44,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,6 +52,7 @@ from pathlib import Path
 
 import torch
 import transformers
+from common import library_revision  # benchmarks/ is on sys.path when run as a script
 
 import latentedit
 import latentedit.editor as editor_module
@@ -170,22 +170,6 @@ def pick_texts(texts: list[str], labels: list[str], n: int) -> list[str]:
     negative = [t for t, label in zip(texts, labels) if label == "negative"]
     step = max(1, len(negative) // n)
     return negative[::step][:n]
-
-
-def library_revision() -> dict:
-    """The git commit of the latentedit package measured, and whether latentedit/ or trainers/
-    differ from it (uncommitted changes are measured too)."""
-    where = Path(latentedit.__file__).resolve().parent.parent
-
-    def git(*command: str) -> str:
-        try:
-            done = subprocess.run(["git", *command], cwd=where, capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return ""
-        return done.stdout.strip() if done.returncode == 0 else ""
-
-    return {"commit": git("rev-parse", "HEAD") or None, "latentedit_path": str(where / "latentedit"),
-            "library_modified": bool(git("status", "--porcelain", "--", "latentedit", "trainers"))}
 
 
 # -- timing helpers -------------------------------------------------------------------------------
