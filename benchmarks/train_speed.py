@@ -53,19 +53,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true", help="small backbone (d128, 2+2 layers) and few steps")
     ap.add_argument("--regularizer", default="mmd", choices=REGULARIZERS, help="VAE regulariser (default: mmd)")
     ap.add_argument("--d-model", type=int, help=f"model width (default {FULL['d_model']}, quick {QUICK['d_model']})")
-    ap.add_argument("--layers", type=int, help=f"encoder and decoder layers each (default {FULL['layers']}, quick {QUICK['layers']})")
+    ap.add_argument("--layers", type=int, help=f"encoder and decoder layers each (default {FULL['layers']}, "
+                                                        f"quick {QUICK['layers']})")
     ap.add_argument("--d-ff", type=int, help="feed-forward width (default 4 x d_model)")
     ap.add_argument("--heads", type=int, help="attention heads (default 4)")
     ap.add_argument("--d-kv", type=int, help="width per head (default d_model / heads)")
     ap.add_argument("--latent-tokens", type=int, default=4, help="K latent tokens (default 4)")
     ap.add_argument("--latent-dim", type=int, default=32, help="dimension of each latent token (default 32)")
-    ap.add_argument("--vocab-size", type=int, default=8192, help="BPE vocabulary trained on the data, an upper bound (default 8192)")
+    ap.add_argument("--vocab-size", type=int, default=8192, help="BPE vocabulary trained on the data, an upper bound "
+                                                                        "(default 8192)")
     ap.add_argument("--batch-size", type=int, default=64, help="examples per step (default 64)")
     ap.add_argument("--max-length", type=int, default=32, help="tokens per example, </s> included (default 32)")
     ap.add_argument("--dropout", type=float, default=0.1, help="dropout of both models (default 0.1)")
-    ap.add_argument("--repeats", type=int, help=f"timed rounds per model, >= 3 (default {FULL['repeats']}, quick {QUICK['repeats']})")
+    ap.add_argument("--repeats", type=int, help=f"timed rounds per model, >= 3 (default {FULL['repeats']}, "
+                                                         f"quick {QUICK['repeats']})")
     ap.add_argument("--steps", type=int, help=f"training steps per timed round (default {FULL['steps']}, quick {QUICK['steps']})")
-    ap.add_argument("--warmup", type=int, help=f"untimed steps per model first (default {FULL['warmup']}, quick {QUICK['warmup']})")
+    ap.add_argument("--warmup", type=int, help=f"untimed steps per model first (default {FULL['warmup']}, "
+                                                        f"quick {QUICK['warmup']})")
     ap.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: leave torch's default)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the batch order and the weights (default 0)")

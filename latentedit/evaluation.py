@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
@@ -440,7 +441,9 @@ def _pyplot():
 
 def _save_figure(figure, path: Path) -> None:
     plt = _pyplot()
-    with atomic_file(path, "wb") as stream:
+    with atomic_file(path, "wb") as stream, warnings.catch_warnings():
+        # decoded text of a young model can hold any byte; a missing glyph is drawn as a box
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
         figure.savefig(stream, format="png", dpi=100, bbox_inches="tight")
     plt.close(figure)
 

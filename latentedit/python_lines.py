@@ -49,6 +49,7 @@ import sys
 import sysconfig
 import tokenize
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -149,6 +150,19 @@ def single_line_statements(source: str, tree: ast.AST, max_chars: int, counts: d
             counts["excluded_unparsable"] += 1
         else:
             yield text
+
+
+def statement_kinds(lines: Sequence[str], rare: int = 20) -> list[str]:
+    """The kind of each line's statement (its ``ast`` class name: Assign, Return, Expr, ...), the
+    label of the Python-lines probe; kinds seen fewer than ``rare`` times in ``lines`` become "other",
+    and a line that does not parse is "invalid".
+
+    >>> statement_kinds(["x = 1", "y = 2", "return x", "x = = 1"], rare=2)
+    ['Assign', 'Assign', 'other', 'invalid']
+    """
+    kinds = [type(ast.parse(line).body[0]).__name__ if parses_as_python(line) else "invalid" for line in lines]
+    counts = Counter(kinds)
+    return [k if k == "invalid" or counts[k] >= rare else "other" for k in kinds]
 
 
 def split_of(text: str, valid_fraction: float, test_fraction: float) -> str:

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 
@@ -85,7 +86,7 @@ def test_replace_validates():
 
 
 def test_config_is_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         VAEConfig().d_model = 3
 
 

@@ -5,7 +5,15 @@ import json
 
 import pytest
 
-from latentedit.python_lines import build_python_lines, main, parses_as_python, source_files, split_of, stdlib_path
+from latentedit.python_lines import (
+    build_python_lines,
+    main,
+    parses_as_python,
+    source_files,
+    split_of,
+    statement_kinds,
+    stdlib_path,
+)
 
 MODULE = '''"""Module docstring."""
 import os
@@ -117,3 +125,9 @@ def test_real_test_folders_are_skipped():
 def test_parses_as_python():
     assert parses_as_python("return x") and parses_as_python("x = '\\d'")  # only the parser runs
     assert not parses_as_python("") and not parses_as_python("x = (") and not parses_as_python("a\0b")
+
+
+def test_statement_kinds_label_the_probe():
+    lines = ["x = 1", "y = f(x)", "return x", "f(x)", "import os", "x = = 1"]
+    assert statement_kinds(lines, rare=1) == ["Assign", "Assign", "Return", "Expr", "Import", "invalid"]
+    assert statement_kinds(lines, rare=2) == ["Assign", "Assign", "other", "other", "other", "invalid"]

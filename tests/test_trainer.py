@@ -100,7 +100,7 @@ def test_resume_refuses_a_changed_config_and_a_missing_checkpoint(tmp_path):
         train(tiny_config(tmp_path / "run", model={"latent_dim": 4}), resume=True, show_progress=False)
     # only the number of steps may change: a run can be extended
     train(tiny_config(tmp_path / "run", training={"steps": 10}), resume=True, show_progress=False)
-    steps = [json.loads(l).get("step") for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [json.loads(line).get("step") for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert steps[-1] == 10
 
 
@@ -156,7 +156,7 @@ def test_two_process_run_matches_one_process_loss(tmp_path):
         lines = (tmp_path / run / "metrics.jsonl").read_text().splitlines()
         return [(r["step"], r["loss"], r.get("processes")) for r in map(json.loads, lines) if r.get("split") == "train"]
 
-    records = [json.loads(l) for l in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
     assert records[0]["processes"] == 2
     for (step_a, loss_a, _), (step_b, loss_b, _) in zip(losses("one"), losses("two"), strict=True):
         assert step_a == step_b

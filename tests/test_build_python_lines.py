@@ -1,0 +1,40 @@
+"""trainers/build_python_lines.py on a tiny untrained model and a tiny corpus: the folder loads, the
+card holds the test-split metrics, the report and plots are written."""
+
+import json
+
+import pytest
+
+from latentedit import LatentEditor, Tokenizer, TransformerVAE
+from trainers import build_python_lines
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_build_writes_a_loadable_model_with_its_card(tmp_path, make_config):
+    names = ["x", "y", "total", "count"]
+    lines = [f"{a} = {b} + {i}" for a in names for b in names for i in range(3)] + [f"return {a}" for a in names]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "test.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    (corpus / "python_lines.json").write_text(json.dumps({"counts": {"test": len(lines)}}), encoding="utf-8")
+    model = TransformerVAE(make_config(vocab_size=300, max_length=16))
+    model.tokenizer = Tokenizer.train(lines, vocab_size=300, min_frequency=1)
+    LatentEditor(model, quiet=True).save(tmp_path / "trained")
+
+    out, reports = tmp_path / "python-lines", tmp_path / "reports"
+    assert build_python_lines.main(["--model", str(tmp_path / "trained"), "--corpus", str(corpus), "--out", str(out),
+                                    "--report-dir", str(reports), "--pairs", "4"]) == 0
+    editor = LatentEditor.load(out)
+    assert editor.model.config.max_length == 16
+    card = (out / "MODEL_CARD.md").read_text()
+    assert f"| test lines | {len(lines)} |" in card and "slerp: inner points that parse" in card
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["interpolation"]["pairs"] == 4 and metrics["corpus"]["counts"]["test"] == len(lines)
+    assert {"report.json", "codes.png", "interpolation.png"} <= {p.name for p in reports.iterdir()}
+
+
+def test_missing_corpus_exits_2(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        build_python_lines.main(["--corpus", str(tmp_path / "nowhere")])
+    assert exit_info.value.code == 2
