@@ -1,13 +1,13 @@
 """Interpolate between held-out Python lines with a Python-lines model: how many inner points are valid, new Python?
 
-    python recipes/python_interpolation.py --model runs/python/model
+    python recipes/python_interpolation.py                       # the built-in python-lines model
     python recipes/python_interpolation.py --model runs/python/model --data data/python-lines --pairs 200
-    python recipes/python_interpolation.py --model runs/python/model --lines my_lines.txt --output interp.json
+    python recipes/python_interpolation.py --lines my_lines.txt --output interp.json
 
 A Python-lines model is a latentedit model trained on single-line statements of the standard
 library (`python -m latentedit.python_lines data/python-lines`, then `latentedit train` with
-`data.train = "data/python-lines/train.txt"`). The default --model, "python-lines", names a
-built-in model that may not ship yet: pass the folder of yours.
+`data.train = "data/python-lines/train.txt"`). The default --model, "python-lines", is the one
+shipped in the package (its card: latentedit/models/python-lines/MODEL_CARD.md).
 
 Held-out lines: --lines FILE (one statement per line), else --data FOLDER's test.txt (a corpus
 written by latentedit.python_lines), else the `test` split of this machine's standard library,

@@ -59,7 +59,7 @@ def card_rows(report: dict) -> dict[str, str]:
         "marginal KL (nats)": f"{health['marginal_kl']:.1f}",
         "MMD test of codes vs N(0, I), p": f"{health['mmd']['p_value']:.3f}",
         f"IW NLL per line (k={health['iw']['k']})": f"{health['iw']['nll']:.1f}",
-        "IW perplexity per token": f"{health['iw']['perplexity']:.2f}",
+        "IW perplexity per token": f"{health['iw']['perplexity']:.3g}",
     })
     return rows
 
@@ -68,7 +68,7 @@ def interpolation_table(report: dict, paths: int = 2) -> str:
     blocks = []
     for sample in report["interpolation"]["samples"][:paths]:
         lines = [f"| {t:.1f} | `{text.replace('|', '¦')}` |" for t, text in zip(sample["t"], sample["slerp"])]
-        blocks.append("| t | slerp |\n| --- | --- |\n" + "\n".join(lines))
+        blocks.append(f"From `{sample['start']}` to `{sample['end']}`:\n\n| t | slerp |\n| --- | --- |\n" + "\n".join(lines))
     return "\n\n".join(blocks)
 
 
@@ -133,7 +133,7 @@ standard library, so another Python version gives a slightly different corpus):
     python -m trainers.train trainers/configs/python_lines.toml             # continues that run
     python -m trainers.build_python_lines                                   # this card
 
-Trained on 2 CPU cores (bf16 autocast), no GPU.
+1,000 + 3,000 steps of batch 128, about 30 minutes on 2 CPU cores (bf16 autocast), no GPU.
 
 **Limits.** Under-trained against the goals it was built for (reconstruction token accuracy
 >= 95% and >= 95% valid interpolation points): see the metrics below, measured on the test split.
