@@ -4,8 +4,8 @@ On Python lines (this machine's standard library, `python -m latentedit.python_l
 Yelp sentences (the Shen 2017 stand-in pool; never the test split), each run is trained from
 trainers/configs/regularizer_study.toml with only model.regularizer changed, then scored by the
 whole evaluation suite (latentedit.evaluation.evaluate) on held-out text the runs never trained
-on: the Python corpus's valid split and the first 1000 Yelp dev sentences (the test splits stay
-untouched for the shipped models' cards). Probe labels: the statement's kind (Assign, Return, ...;
+on: the first 1000 lines of the Python corpus's valid split and a seeded sample of 1000 Yelp dev
+sentences (the test splits stay untouched for the shipped models' cards). Probe labels: the statement's kind (Assign, Return, ...;
 kinds with fewer than 20 lines pooled as "other") for Python, the sentiment label for Yelp.
 
     python benchmarks/regularizers.py                        # 8 runs, ~70 minutes on 2 CPU cores
@@ -43,8 +43,8 @@ EVAL_EXAMPLES = 1000
 NOTES = [
     "Token acc: teacher-forced; exact and BLEU: greedy decoding from the posterior mean. Slerp: 11 points between "
     "50 held-out pairs; valid = inner points `ast.parse` accepts (Python only). Probe: logistic regression on codes vs "
-    "TF-IDF, same 5 folds (Python: statement kind; Yelp: sentiment). MI: minibatch-weighted estimate, which cannot "
-    "exceed about log(texts) (6.9 here): at this sample size it does not separate the runs. MMD p: permutation test "
+    "TF-IDF, same 5 folds (Python: statement kind; Yelp: sentiment). MI: minibatch-weighted estimate; every run "
+    "sits near its ceiling log(texts) = 6.9 (up to sampling noise), so at this sample size it does not separate them. MMD p: permutation test "
     "of posterior samples against N(0, I) (200 permutations; 0.005 is the smallest p possible). IW NLL: k = 50 "
     "importance samples, nats per text; IW ppl per token.",
     "`none` is a plain autoencoder: its posterior variances were never trained, so its rate, MI, marginal KL, MMD p "
