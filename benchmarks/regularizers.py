@@ -44,7 +44,8 @@ NOTES = [
     "Token acc: teacher-forced; exact and BLEU: greedy decoding from the posterior mean. Slerp: 11 points between "
     "50 held-out pairs; valid = inner points `ast.parse` accepts (Python only). Probe: logistic regression on codes vs "
     "TF-IDF, same 5 folds (Python: statement kind; Yelp: sentiment). MI: minibatch-weighted estimate; every run "
-    "sits near its ceiling log(texts) = 6.9 (up to sampling noise), so at this sample size it does not separate them. MMD p: permutation test "
+    "sits near its ceiling log(texts) = 6.9 (up to sampling noise), so at this sample size it does not separate them. "
+    "MMD p: permutation test "
     "of posterior samples against N(0, I) (200 permutations; 0.005 is the smallest p possible). IW NLL: k = 50 "
     "importance samples, nats per text; IW ppl per token.",
     "`none` is a plain autoencoder: its posterior variances were never trained, so its rate, MI, marginal KL, MMD p "
