@@ -2,16 +2,14 @@
 Python lines and Yelp sentences (no ../shared needed): they train, evaluate, tabulate, and do not
 train a finished run again."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from scripts import load_script, write_lines
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 TINY_CONFIG = """
 [data]
 vocab_size = 300
@@ -39,17 +37,7 @@ log_every = 2
 
 
 def _load(name: str = "regularizers"):
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _lines(path: Path, lines) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return load_script("benchmarks", name, "bench")
 
 
 @pytest.fixture
@@ -58,12 +46,12 @@ def setup(tmp_path):
     names = ["x", "y", "total", "count", "value"]
     python = [f"{a} = {b} + {i}" for a in names for b in names for i in range(3)]
     python += [f"return {a}({b})" for a in names for b in names] + [f"{a}.append({b})" for a in names for b in names]
-    _lines(runs / "python-corpus" / "train.txt", python[::2])
-    _lines(runs / "python-corpus" / "valid.txt", python[1::2])
+    write_lines(runs / "python-corpus" / "train.txt", python[::2])
+    write_lines(runs / "python-corpus" / "valid.txt", python[1::2])
     for label, words in ((0, ("awful", "cold", "rude")), (1, ("great", "lovely", "warm"))):
         texts = [f"the {n} was {w} ." for n in ("food", "staff", "room", "soup", "view") for w in words]
-        _lines(data / "yelp" / "shen2017_heldout" / f"sentiment.heldout.{label}", texts)
-        _lines(data / "yelp" / f"sentiment.dev.{label}", texts[::2])
+        write_lines(data / "yelp" / "shen2017_heldout" / f"sentiment.heldout.{label}", texts)
+        write_lines(data / "yelp" / f"sentiment.dev.{label}", texts[::2])
     config = tmp_path / "tiny.toml"
     config.write_text(TINY_CONFIG, encoding="utf-8")
     out = tmp_path / "results" / "regularizers.json"

@@ -1,32 +1,19 @@
 """benchmarks/style_transfer.py and benchmarks/formality.py end to end on a tiny synthetic data
 folder (no ../shared needed): with no data, with no model, and with the tiny review model."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from scripts import load_script, write_lines
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 NOUNS = ("food", "service", "staff", "room", "pizza", "coffee", "music", "view")
 GOOD, BAD = ("great", "amazing", "lovely", "good"), ("awful", "rude", "bad", "cold")
 
 
 def _load(name: str):
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.insert(0, str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _lines(path: Path, lines) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return load_script("benchmarks", name, "bench")
 
 
 @pytest.fixture(scope="module")
@@ -36,32 +23,32 @@ def data_root(tmp_path_factory):
     yelp = root / "yelp"
     negative = [f"the {n} was {a} ." for n in NOUNS for a in BAD]
     positive = [f"the {n} was {a} ." for n in NOUNS for a in GOOD]
-    _lines(yelp / "shen2017_heldout" / "sentiment.heldout.0", negative)
-    _lines(yelp / "shen2017_heldout" / "sentiment.heldout.1", positive)
+    write_lines(yelp / "shen2017_heldout" / "sentiment.heldout.0", negative)
+    write_lines(yelp / "shen2017_heldout" / "sentiment.heldout.1", positive)
     for label, texts in ((0, negative), (1, positive)):
-        _lines(yelp / f"sentiment.dev.{label}", texts[::3])
+        write_lines(yelp / f"sentiment.dev.{label}", texts[::3])
     test0 = [negative[i % len(negative)] for i in range(500)]  # the readers expect Li's 500 + 500 layout
     test1 = [positive[i % len(positive)] for i in range(500)]
-    _lines(yelp / "sentiment.test.0", test0)
-    _lines(yelp / "sentiment.test.1", test1)
+    write_lines(yelp / "sentiment.test.0", test0)
+    write_lines(yelp / "sentiment.test.1", test1)
     flip = lambda s, a, b: s.replace(a, b)  # noqa: E731
     rewrites0 = [flip(s, s.split()[3], "great") for s in test0]
     rewrites1 = [flip(s, s.split()[3], "awful") for s in test1]
-    _lines(yelp / "reference.0", [f"{s}\t{r}" for s, r in zip(test0, rewrites0)])
-    _lines(yelp / "reference.1", [f"{s}\t{r}" for s, r in zip(test1, rewrites1)])
+    write_lines(yelp / "reference.0", [f"{s}\t{r}" for s, r in zip(test0, rewrites0)])
+    write_lines(yelp / "reference.1", [f"{s}\t{r}" for s, r in zip(test1, rewrites1)])
     for k in range(4):
-        _lines(yelp / "references_luo2019" / f"reference{k}.0", rewrites0 if k == 0 else test0)
-        _lines(yelp / "references_luo2019" / f"reference{k}.1", rewrites1 if k == 0 else test1)
-    _lines(yelp / "peer_outputs" / "perfect.txt", rewrites0 + rewrites1)
-    _lines(yelp / "peer_outputs" / "copier.txt", test0 + test1)
-    _lines(yelp / "peer_outputs" / "MANIFEST.tsv", ["file\tsystem\tcitation", "perfect.txt\tPerfect\tnobody 2024",
+        write_lines(yelp / "references_luo2019" / f"reference{k}.0", rewrites0 if k == 0 else test0)
+        write_lines(yelp / "references_luo2019" / f"reference{k}.1", rewrites1 if k == 0 else test1)
+    write_lines(yelp / "peer_outputs" / "perfect.txt", rewrites0 + rewrites1)
+    write_lines(yelp / "peer_outputs" / "copier.txt", test0 + test1)
+    write_lines(yelp / "peer_outputs" / "MANIFEST.tsv", ["file\tsystem\tcitation", "perfect.txt\tPerfect\tnobody 2024",
                                                     "copier.txt\tCopier\tnobody 2024"])
     rows = ["genre\tmean_score\tannotator_scores\tsentence_id\tsentence"]
     for i in range(200):
         noun = NOUNS[i % len(NOUNS)]
         rows.append(f"news\t2.0\t2.0,2.0\tf{i}\tThe {noun} was satisfactory, I believe.")
         rows.append(f"answers\t-2.0\t-2.0,-2.0\ti{i}\tlol the {noun} was ok haha")
-    _lines(root / "formality" / "pavlick2016_formality_all.tsv", rows)
+    write_lines(root / "formality" / "pavlick2016_formality_all.tsv", rows)
     return root
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from scripts import load_script, write_lines
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -18,14 +19,7 @@ GOOD, BAD = ("great", "amazing", "lovely", "good"), ("awful", "rude", "bad", "co
 
 
 def _load(name: str):
-    if str(RECIPES) not in sys.path:
-        sys.path.insert(0, str(RECIPES))
-    key = f"recipe_{name}"
-    if key not in sys.modules:  # registered first: dataclasses look their module up while it loads
-        spec = importlib.util.spec_from_file_location(key, RECIPES / f"{name}.py")
-        sys.modules[key] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[key])
-    return sys.modules[key]
+    return load_script("recipes", name, "recipe", cache=True)
 
 
 def _common():
@@ -34,28 +28,22 @@ def _common():
     return importlib.import_module("recipe_common")
 
 
-def _lines(path: Path, lines) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     """yelp/ (pool, test), formality/, tweets/ and headlines/ with a few hundred made-up rows."""
     root = tmp_path_factory.mktemp("data")
     negative = [f"the {n} was {a} ." for n in NOUNS for a in BAD]
     positive = [f"the {n} was {a} ." for n in NOUNS for a in GOOD]
-    _lines(root / "yelp" / "shen2017_heldout" / "sentiment.heldout.0", negative)
-    _lines(root / "yelp" / "shen2017_heldout" / "sentiment.heldout.1", positive)
-    _lines(root / "yelp" / "sentiment.test.0", negative[:5])
-    _lines(root / "yelp" / "sentiment.test.1", positive[:4])
+    write_lines(root / "yelp" / "shen2017_heldout" / "sentiment.heldout.0", negative)
+    write_lines(root / "yelp" / "shen2017_heldout" / "sentiment.heldout.1", positive)
+    write_lines(root / "yelp" / "sentiment.test.0", negative[:5])
+    write_lines(root / "yelp" / "sentiment.test.1", positive[:4])
     rows = ["genre\tmean_score\tannotator_scores\tsentence_id\tsentence"]
     for i in range(160):
         noun = NOUNS[i % len(NOUNS)]
         rows.append(f"news\t2.0\t2.0,2.0\tf{i}\tthe {noun} was great .")
         rows.append(f"answers\t-2.0\t-2.0,-2.0\ti{i}\tthe {noun} was bad .")
-    _lines(root / "formality" / "pavlick2016_formality_all.tsv", rows)
+    write_lines(root / "formality" / "pavlick2016_formality_all.tsv", rows)
     (root / "tweets").mkdir()
     with (root / "tweets" / "tweets.csv").open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
@@ -135,9 +123,9 @@ def test_style_transfer_learns_directions_on_yelp_and_writes_the_test_set(data_r
 
 
 def test_style_transfer_with_two_files_and_an_input(model_folder, tmp_path, capsys):
-    nice = _lines(tmp_path / "nice.txt", [f"the {n} was {a} ." for n in NOUNS for a in GOOD] * 2)
-    nasty = _lines(tmp_path / "nasty.txt", [f"the {n} was {a} ." for n in NOUNS for a in BAD] * 2)
-    source = _lines(tmp_path / "in.txt", ["the food was cold .", "the staff was rude .", "the room was bad ."])
+    nice = write_lines(tmp_path / "nice.txt", [f"the {n} was {a} ." for n in NOUNS for a in GOOD] * 2)
+    nasty = write_lines(tmp_path / "nasty.txt", [f"the {n} was {a} ." for n in NOUNS for a in BAD] * 2)
+    source = write_lines(tmp_path / "in.txt", ["the food was cold .", "the staff was rude .", "the room was bad ."])
     out = tmp_path / "out.txt"
     argv = ["--model", str(model_folder), "--data-files", str(nice), str(nasty), "--input", str(source),
             "--direction", "nice", "--strength", "1.0", "--output", str(out)]
@@ -145,7 +133,7 @@ def test_style_transfer_with_two_files_and_an_input(model_folder, tmp_path, caps
     assert _last_line(capsys).startswith("style_transfer: 3 texts shifted along 'nice'")
     assert len(out.read_text().splitlines()) == 3
 
-    _lines(source, ["the food was cold .", "", "the room was bad ."])
+    write_lines(source, ["the food was cold .", "", "the room was bad ."])
     assert _load("style_transfer").main(argv) == 2
     assert "in.txt:2: empty line" in capsys.readouterr().err
 
@@ -163,7 +151,7 @@ def test_formality(data_root, model_folder, tmp_path, capsys):
 
 
 def test_python_interpolation(model_folder, tmp_path, capsys):
-    lines = _lines(tmp_path / "lines.txt", ["x = 1", "return y", "import os", "a = f(b, c)", "del d[0]", "pass"])
+    lines = write_lines(tmp_path / "lines.txt", ["x = 1", "return y", "import os", "a = f(b, c)", "del d[0]", "pass"])
     out = tmp_path / "interp.json"
     argv = ["--model", str(model_folder), "--lines", str(lines), "--pairs", "2", "--steps", "5", "--output", str(out)]
     assert _load("python_interpolation").main(argv) == 0
@@ -215,7 +203,7 @@ def test_unreadable_files_exit_2(data_root, model_folder, tmp_path, capsys):
     assert "cannot be read" in capsys.readouterr().err
     assert _load("tweet_optimizer").main(["--csv", str(tmp_path / "missing.csv"), "--model", str(model_folder)]) == 2
     assert "missing.csv: file not found" in capsys.readouterr().err
-    bad = _lines(tmp_path / "bad.csv", ["text,likes", "hello,lots"])
+    bad = write_lines(tmp_path / "bad.csv", ["text,likes", "hello,lots"])
     assert _load("tweet_optimizer").main(["--csv", str(bad), "--model", str(model_folder)]) == 2
     assert "bad.csv:2: 'likes' is not a number" in capsys.readouterr().err
     assert _load("formality").main(["--data", str(data_root), "--model", str(tmp_path / "no-model")]) == 2
