@@ -14,13 +14,14 @@ kinds with fewer than 20 lines pooled as "other") for Python, the sentiment labe
 
 Runs live in --runs (default runs/regularizers/<corpus>-<regularizer>/, the trainer's output
 folder plus eval/ with the report and plots); a run whose model exists with the same config is not
-trained again. Writes benchmarks/results/regularizers.{json,md,png}; the last line printed is
-``regularizers_best=<corpus>:<regularizer>,...`` (the best greedy exact match per corpus).
+trained again, nor evaluated again on the same texts. Writes benchmarks/results/regularizers.{json,md,png};
+the last line printed is ``regularizers_best=<corpus>:<regularizer>,...`` (the best greedy exact match per corpus).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -127,6 +128,21 @@ def train_once(config: TrainConfig, run: Path) -> float:
     return minutes
 
 
+def evaluate_once(run: Path, texts: list[str], labels: list[str], kind: str) -> dict:
+    """The evaluation suite on run/model, unless run/eval/report.json already scores this model on
+    the same texts (training again rewrites study.json, which forgets what was evaluated)."""
+    stamp, report_path = run / "study.json", run / "eval" / "report.json"
+    saved = json.loads(stamp.read_text())
+    digest = hashlib.sha256(json.dumps([kind, texts, labels]).encode("utf-8")).hexdigest()
+    if saved.get("eval_digest") == digest and report_path.is_file():
+        return json.loads(report_path.read_text())
+    print(f"evaluating {run.name} on {len(texts)} held-out texts ...", file=sys.stderr)
+    report = evaluate(run / "model", texts, labels=labels, kind=kind, out_dir=run / "eval",
+                      metrics_path=run / "metrics.jsonl")
+    write_json(saved | {"eval_digest": digest}, stamp)
+    return report
+
+
 def study_run(corpus: str, variant: str, changes: list[str], args) -> dict:
     """Train (once) and evaluate the run ``<corpus>-<variant>``: the base config with ``changes``
     (``section.key=value`` overrides). With args.report_only, the saved report or {} when none."""
@@ -142,9 +158,7 @@ def study_run(corpus: str, variant: str, changes: list[str], args) -> dict:
         minutes = json.loads((run / "study.json").read_text())["train_minutes"]
     else:
         minutes = train_once(config, run)
-        print(f"evaluating {run.name} on {len(texts)} held-out texts ...", file=sys.stderr)
-        report = evaluate(run / "model", texts, labels=labels, kind="python" if corpus == "python" else "text",
-                          out_dir=run / "eval", metrics_path=run / "metrics.jsonl")
+        report = evaluate_once(run, texts, labels, "python" if corpus == "python" else "text")
     return {"corpus": corpus, "variant": variant, "changes": changes, "run": str(run), "train_minutes": round(minutes, 2),
             "steps": config.training.steps, "report": report}
 

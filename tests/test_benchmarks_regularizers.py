@@ -81,10 +81,14 @@ def test_study_trains_evaluates_and_tabulates(setup, capsys):
 
     # A second call finds the finished runs: nothing is trained again (the weights stay as they were).
     weights = runs / "python-mmd" / "model" / "model.safetensors"
-    before = weights.stat().st_mtime_ns
+    report = runs / "python-mmd" / "eval" / "report.json"
+    before, report_before = weights.stat().st_mtime_ns, report.stat().st_mtime_ns
     assert _load().main(argv + ["--corpora", "python", "--regularizers", "mmd", "--report-only"]) == 0
     assert _load().main(argv[:-2] + ["mmd", "--corpora", "python"]) == 0
     assert weights.stat().st_mtime_ns == before
+    assert report.stat().st_mtime_ns == report_before  # nor evaluated again on the same texts
+    assert _load().main(argv[:-2] + ["mmd", "--corpora", "python", "--eval-examples", "12"]) == 0
+    assert report.stat().st_mtime_ns != report_before and json.loads(report.read_text())["examples"] == 12
 
 
 def test_without_the_data_folder_only_python_runs(setup, tmp_path, capsys):
