@@ -30,6 +30,8 @@ def add_edit_options(ap, sweep: tuple[float, ...]) -> None:
     ap.add_argument("--strength", type=float, default=1.0, help="the fixed strength of the shift rows")
     ap.add_argument("--max-strength", type=float, default=4.0, help="largest strength tried by strength='auto'")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto' (N of those rows)")
+    ap.add_argument("--anchor", type=float, default=0.0, help="source anchoring (logit bonus for continuing the "
+                                                              "source text) of the strength='auto' rows")
     ap.add_argument("--sweep", default=",".join(map(str, sweep)), help="strengths of the sweep (the trade-off curve), "
                                                                       "comma separated")
     ap.add_argument("--threads", type=int, default=1, help="torch (and BLAS) threads")
@@ -45,6 +47,8 @@ def parse_edit_args(ap, argv, name: str):
         ap.error("--sweep takes numbers separated by commas")
     if args.grid < 1 or args.threads < 1:
         ap.error("--grid and --threads must be >= 1")
+    if not args.anchor >= 0:
+        ap.error("--anchor must be >= 0")
     if args.out is None:
         args.out = str(RESULTS / (f"{name}_quick.json" if args.quick else f"{name}.json"))
     return args

@@ -14,7 +14,8 @@ outputs (-3 informal .. 3 formal), the gain (outputs - sources), the share of ou
 above their source, self-BLEU (13a, to the source) and how many outputs are unchanged.
 
 Rows: latentedit shift along "formal" at strength "auto" (N = grid, smallest strength whose
-decoded text the head rates above the source) and at `--strength`; latentedit optimize toward
+decoded text the head rates above the source; decoded with `--anchor`, the source anchoring, and
+also without it when `--anchor` > 0) and at `--strength`; latentedit optimize toward
 {"formality": "max"} (defaults, N <= 7); a random direction of the same norm (seeded) at "auto"
 and at `--strength`; copy-input. A strength sweep of the learned and the random direction shows
 the trade-off between gain and self-BLEU. Without the direction (or head) those rows are
@@ -113,13 +114,17 @@ def latentedit_rows(editor, sources: list[str], judge: FormalityJudge, args, not
         print(f"  {label}: gain {row['gain']:+.2f}, self-BLEU {row['self_bleu']:.1f} ({timing['seconds']:.0f} s)",
               file=sys.stderr)
 
-    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid)
+    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
+    anchored = f", anchor {args.anchor:g}" if args.anchor else ""
     by_head = f"the model's {head!r} head on the re-encoded decoded text (smallest strength it rates above the source)"
     for name, label in ((DIRECTION, "latentedit shift"), ("random_formal", "random direction, equal norm")):
         prefix = "random_" if name.startswith("random") else ""
         if "shift_auto" not in notes:
-            add(f"{prefix}shift_auto", f"{label}, strength auto", by_head, args.grid,
+            add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, args.grid,
                 lambda texts, d=name: editor.shift(texts, d, **auto))
+            if args.anchor and not prefix:
+                add("shift_auto_unanchored", f"{label}, strength auto, no anchor", by_head, args.grid,
+                    lambda texts: editor.shift(texts, DIRECTION, **{**auto, "anchor": 0.0}))
         add(f"{prefix}shift_{args.strength:g}", f"{label}, strength {args.strength:g}", "none (one decode)", 1,
             lambda texts, d=name: editor.shift(texts, d, args.strength))
         if not prefix and "optimize" not in notes:
@@ -220,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "formality",
         "command": ("python benchmarks/formality.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(sources), "quick": args.quick, "strength": args.strength,
-                     "max_strength": args.max_strength, "grid": args.grid, "sweep": args.sweep, "seed": args.seed,
+                     "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor,
+                     "sweep": args.sweep, "seed": args.seed,
                      "device": args.device, "bleu": "corpus BLEU-4, 13a tokenisation (latentedit.judges.bleu)",
                      "best_of": 1, "judge_selects": False},
         "judge": judge_info, "model": model, "notes": notes,

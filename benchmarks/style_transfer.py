@@ -19,12 +19,14 @@ positive, then 500 positive sentences made negative, with the 4 human references
 Rows:
 - latentedit shift, strength "auto" (direction "positive" for the negative half, "negative" for
   the positive half; per sentence the smallest of `--grid` strengths up to `--max-strength` whose
-  decoded text the direction's head scores as the target, N = grid) and at `--strength`;
+  decoded text the direction's head scores as the target, N = grid), decoded with `--anchor`
+  (source anchoring: a logit bonus for every token that continues the source; choose it on dev
+  with benchmarks/anchor_dev.py), and without anchoring when `--anchor` > 0; and at `--strength`;
 - latentedit optimize toward {"sentiment": "positive"/"negative"} (default settings: Adam, 50
   steps, up to 6 decoded candidates + the start, N <= 7, picked by the model's head: the lowest
   target loss, and with select="closest" the most similar to the source among those it accepts);
 - a random direction of the same norm as the model's "positive" ("negative") direction, seeded,
-  at strength "auto" (picked by the same head, N = grid) and at `--strength`;
+  at strength "auto" (picked by the same head, N = grid, with the same `--anchor`) and at `--strength`;
 - copy-input; Li et al.'s human references (judge, VADER and self-BLEU only: the reference is
   one of the four, so its ref-BLEU is not shown); every file in yelp/peer_outputs.
 
@@ -188,12 +190,16 @@ def latentedit_rows(editor, data: dict, judge: SentimentJudge, args, notes: dict
         print(f"  {label}: judge {row['judge_accuracy']:.1f}, self-BLEU {row['self_bleu']:.1f}, "
               f"GM {fmt(row['gm'])} ({timing['seconds']:.0f} s)", file=sys.stderr)
 
-    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid)
+    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
+    anchored = f", anchor {args.anchor:g}" if args.anchor else ""
     by_head = f"the model's {HEAD!r} head on the re-encoded decoded text (smallest strength it scores as the target)"
     for prefix, label in (("", "latentedit shift"), ("random_", "random direction, equal norm")):
         if "shift_auto" not in notes:
-            add(f"{prefix}shift_auto", f"{label}, strength auto", by_head, args.grid,
+            add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, args.grid,
                 lambda texts, goal, p=prefix: editor.shift(texts, p + goal, **auto))
+            if args.anchor and not prefix:
+                add("shift_auto_unanchored", f"{label}, strength auto, no anchor", by_head, args.grid,
+                    lambda texts, goal: editor.shift(texts, goal, **{**auto, "anchor": 0.0}))
         add(f"{prefix}shift_{args.strength:g}", f"{label}, strength {args.strength:g}", "none (one decode)", 1,
             lambda texts, goal, p=prefix: editor.shift(texts, p + goal, args.strength))
         if not prefix and "optimize" not in notes:
@@ -374,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "style_transfer",
         "command": ("python benchmarks/style_transfer.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(data["sources"]), "quick": args.quick, "strength": args.strength,
-                     "max_strength": args.max_strength, "grid": args.grid, "sweep": args.sweep, "seed": args.seed,
+                     "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor,
+                     "sweep": args.sweep, "seed": args.seed,
                      "device": args.device, "bleu": "corpus BLEU-4, 13a tokenisation (latentedit.judges.bleu)",
                      "best_of": 1, "judge_selects": False},
         "judge": judge_info, "model": model, "notes": notes,

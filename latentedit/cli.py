@@ -16,6 +16,7 @@ Edit texts::
     latentedit shift --model M --direction positive --strength 1.5 "the food was cold ."
     latentedit shift --model M --direction positive --strength auto --max-strength 3 "the food was cold ."
     latentedit shift --model M --direction positive --input in.txt --output out.txt
+    latentedit shift --direction positive --strength auto --max-strength 8 --anchor 8 "the food was cold ."
     latentedit optimize --head likes --target max "the food was ok ."
     latentedit optimize --model M --head likes --target 4.5 --head sentiment --target positive --weight 1 --weight 2 \\
         --method random --steps 30 --max-distance 3 --min-similarity 0.5 --seed 1 --json "the food was ok ."
@@ -114,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+ANCHOR_HELP = ("keep the source's wording: a logit bonus for every token that continues the source text "
+               "(0: decode from the code alone; 4-10 keeps much of the source) (default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="latentedit", description="Edit text through the latent space of a Transformer-VAE.",
                            epilog="Run 'latentedit COMMAND --help' for a command's options.")
@@ -155,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "direction's head sees the target) (default: %(default)s)")
     shift.add_argument("--max-strength", type=_positive_float, metavar="X",
                        help="with --strength auto: the largest strength tried (default: 4)")
+    shift.add_argument("--anchor", type=_non_negative_float, default=0.0, metavar="A", help=ANCHOR_HELP)
     text_inputs(shift, trajectory=True)
 
     optimize = command("optimize", run_optimize, "Search the latent space for edits that move property heads to targets.")
@@ -174,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="keep the candidate with the lowest target loss, or the one closest to the source "
                                "among those the heads accept (default: %(default)s)")
     optimize.add_argument("--seed", type=int, default=0, help="seed of the random search (default: %(default)s)")
+    optimize.add_argument("--anchor", type=_non_negative_float, default=0.0, metavar="A", help=ANCHOR_HELP)
     text_inputs(optimize, trajectory=True)
 
     fit = command("fit-head", run_fit_head, "Fit a property head (regression or classification) on labelled texts.")
@@ -360,6 +367,7 @@ def run_shift(args) -> None:
     editor = _load(args.model)
     _require(editor.directions, args.direction, "direction", "learn one with latentedit learn-direction")
     options = {"max_strength": args.max_strength} if args.max_strength is not None else {}
+    options["anchor"] = args.anchor
 
     def process(chunk: list[str]) -> list[dict]:
         return [_result_row(r, args.trajectory) for r in editor.shift(chunk, args.direction, args.strength, **options)]
@@ -392,7 +400,7 @@ def run_optimize(args) -> None:
     def process(chunk: list[str]) -> list[dict]:
         results = editor.optimize(chunk, target, weight, method=args.method, steps=args.steps,
                                   max_distance=args.max_distance, min_similarity=args.min_similarity,
-                                  select=args.select, seed=args.seed)
+                                  select=args.select, seed=args.seed, anchor=args.anchor)
         return [_result_row(r, args.trajectory) for r in results]
 
     _stream(args, texts, process, line=lambda row: row["text"],

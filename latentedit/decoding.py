@@ -36,12 +36,32 @@ def banned_repeats(history: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.T
     return rows, windows[rows, where, -1]
 
 
-def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram: int = 0) -> torch.Tensor:
+def anchor_bonus(anchor: torch.Tensor, previous: torch.Tensor | None, vocab: int, pad_id: int) -> torch.Tensor:
+    """Where a decoded row would continue its source text: anchor (B, L) source ids (padded with
+    ``pad_id``), previous (B,) the last decoded ids or None at the first step -> (B, V) with 1.0
+    on every token that follows an occurrence of ``previous`` in the source (at the first step:
+    the source's first token), else 0.0.
+
+    >>> anchor_bonus(torch.tensor([[5, 6, 5, 7]]), torch.tensor([5]), 8, 0).nonzero().tolist()
+    [[0, 6], [0, 7]]
+    """
+    bonus = torch.zeros(anchor.shape[0], vocab, device=anchor.device)
+    if previous is None:
+        return bonus.scatter_(1, anchor[:, :1], 1.0)
+    follows = (anchor[:, :-1] == previous.unsqueeze(1)) & (anchor[:, 1:] != pad_id)  # (B, L-1)
+    return bonus.scatter_reduce_(1, anchor[:, 1:], follows.float(), reduce="amax")
+
+
+def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram: int = 0,
+               anchor: torch.Tensor | None = None, anchor_weight: float = 0.0) -> torch.Tensor:
     """Shared loop of greedy and sampling: choose(logits (B', V)) -> next ids (B',).
 
     Rows that have produced </s> leave the batch (and the cache), so a long straggler does not
     make every finished row pay for its steps. With ``no_repeat_ngram`` = n >= 2, no row repeats
-    an n-gram of tokens (see :func:`banned_repeats`).
+    an n-gram of tokens (see :func:`banned_repeats`). With source ids ``anchor`` (B, L) and
+    ``anchor_weight`` > 0, each row's logits gain that much for every token that would continue
+    its source (see :func:`anchor_bonus`): the decoder keeps the source's wording wherever the
+    code does not pull strongly elsewhere.
     """
     cfg = model.config
     memory, offset = model.latent_context(z)
@@ -53,6 +73,9 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     length = 0
     for step in range(max_length):
         logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()  # (B', V)
+        if anchor is not None and anchor_weight > 0:
+            previous = output[active, step - 1] if step else None
+            logits += anchor_weight * anchor_bonus(anchor[active], previous, logits.shape[-1], cfg.pad_token_id)
         if no_repeat_ngram >= 2 and step >= no_repeat_ngram - 1:
             rows, tokens = banned_repeats(output[active, :step], no_repeat_ngram)
             logits[rows, tokens] = float("-inf")
@@ -71,8 +94,9 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     return output[:, :length]
 
 
-def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_REPEAT_NGRAM) -> torch.Tensor:
-    return _step_loop(model, z, max_length, lambda logits: logits.argmax(-1), no_repeat_ngram)
+def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_REPEAT_NGRAM,
+           anchor: torch.Tensor | None = None, anchor_weight: float = 0.0) -> torch.Tensor:
+    return _step_loop(model, z, max_length, lambda logits: logits.argmax(-1), no_repeat_ngram, anchor, anchor_weight)
 
 
 def sample(

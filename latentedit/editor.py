@@ -46,7 +46,7 @@ from .validation import (
 BUILTIN_MODELS = Path(__file__).parent / "models"  # built-in names resolve to folders here
 MAX_STRENGTH = 1e6  # |strength| beyond this is absurd (codes have a norm of a few units) and overflows float32
 #: decoding methods and the options each takes (see TransformerVAE.generate)
-DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram"),
+DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight"),
                   "sample": ("max_length", "temperature", "top_k", "top_p", "generator", "no_repeat_ngram"),
                   "beam": ("max_length", "num_beams", "length_penalty")}
 MIN_TEMPERATURE = 1e-6  # below this, logits / temperature overflow to inf and sampling breaks
@@ -150,8 +150,13 @@ class LatentEditor:
     def decode(self, codes: torch.Tensor, method: str = "greedy", **options) -> str | list[str]:
         """Texts for flat codes: (K*dz,) gives one string, (N, K*dz) a list.
 
-        method "greedy" (option max_length), "sample" (also temperature, top_k, top_p, generator)
-        or "beam" (also num_beams, length_penalty).
+        method "greedy" (options max_length, no_repeat_ngram; anchor, one source text per code, with
+        anchor_weight > 0 adds that much to the logit of every token that continues the code's
+        source text, so the output keeps the source's wording where the code does not pull hard
+        elsewhere), "sample" (also temperature, top_k, top_p, generator) or "beam" (also
+        num_beams, length_penalty).
+
+        >>> editor.decode(editor.encode(["the food was cold ."]), anchor="the food was cold .", anchor_weight=6)  # doctest: +SKIP
         """
         options = _decode_options(method, options)
         size = self.model.config.code_size
@@ -163,9 +168,15 @@ class LatentEditor:
         if codes.ndim not in (1, 2) or codes.shape[-1] != size or codes.numel() == 0 or not torch.isfinite(codes).all():
             raise InputError(f"codes must be finite, of shape ({size},) or (N, {size}); got {tuple(codes.shape)}")
         codes = codes.reshape(-1, size)
+        anchor = options.pop("anchor", None)
+        if anchor is not None and len(anchor) != codes.shape[0]:
+            raise InputError(f"anchor must hold one source text per code: {len(anchor)} texts for {codes.shape[0]} codes")
+        options.setdefault("max_length", self.model.config.max_length - 1)  # room for </s> on re-encoding
         texts = []
         for start in range(0, codes.shape[0], self.batch_size):
-            options.setdefault("max_length", self.model.config.max_length - 1)  # room for </s> on re-encoding
+            if anchor is not None:
+                sources = self.tokenizer.encode(anchor[start : start + self.batch_size], self.model.config.max_length)
+                options["anchor"] = sources.ids.to(self.device)
             ids = self.model.generate(codes[start : start + self.batch_size].to(self.device), method, **options)
             texts.extend(self.tokenizer.decode(ids.cpu()))
         return texts[0] if single else texts
@@ -282,36 +293,41 @@ class LatentEditor:
     # -- edits -----------------------------------------------------------------------------------
 
     def shift(self, texts: str | Sequence[str], direction: str, strength: float | str = 1.0,
-              max_strength: float = 4.0, grid: int = 8) -> EditResult | list[EditResult]:
+              max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0) -> EditResult | list[EditResult]:
         """Move each text's code along a direction: z + strength * vector, then decode.
 
         Negative strength moves the other way; 0 gives the reconstruction. ``strength="auto"``
         tries ``grid`` strengths up to ``max_strength`` and keeps, per text, the smallest whose
         decoded text the direction's head (re-encoding it) scores as the direction's target;
-        ``max_strength`` when none does.
+        ``max_strength`` when none does. ``anchor`` > 0 decodes with that logit bonus for every
+        token that continues the source text (see :meth:`decode`): the edit keeps more of the
+        source's wording, and usually needs a larger strength to arrive.
+
+        >>> editor.shift("the food was cold .", "positive", strength="auto", max_strength=8, anchor=6)  # doctest: +SKIP
         """
         single, texts = _as_list(texts)
 
         def run(batch: list[str]) -> list[EditResult]:
             with self._remembering(batch) as codes:
-                return self.shift_codes(codes, batch, direction, strength, max_strength, grid)
+                return self.shift_codes(codes, batch, direction, strength, max_strength, grid, anchor)
 
         results = self._in_batches(texts, f"shift {direction}", run)
         return results[0] if single else results
 
     def shift_codes(self, codes: torch.Tensor, source_texts: list[str], direction: str, strength: float | str = 1.0,
-                    max_strength: float = 4.0, grid: int = 8) -> list[EditResult]:
+                    max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0) -> list[EditResult]:
         vector = self._direction(direction).vector
+        anchor = check_number("anchor", anchor, minimum=0.0)
         if isinstance(strength, str) and strength == "auto":
-            return self._auto_shift(codes, source_texts, direction, max_strength, grid)
+            return self._auto_shift(codes, source_texts, direction, max_strength, grid, anchor)
         if isinstance(strength, str):
             raise InputError(f"strength must be a finite number or 'auto', got {shown(strength)}")
         strength = check_number("strength", strength, -MAX_STRENGTH, MAX_STRENGTH)
         shifted = codes + strength * vector
-        texts = self.decode(shifted)
+        texts = self._decode_anchored(shifted, source_texts, anchor)
         return self._results(codes, source_texts, shifted, texts, "shift", strengths=[strength] * len(texts))
 
-    def _auto_shift(self, codes, source_texts, direction_name, max_strength, grid) -> list[EditResult]:
+    def _auto_shift(self, codes, source_texts, direction_name, max_strength, grid, anchor) -> list[EditResult]:
         direction = self._direction(direction_name)
         if not direction.head:
             raise InputError(f"direction {direction_name!r} has no head to judge arrival; learn it with head= and "
@@ -322,7 +338,7 @@ class LatentEditor:
         strengths = torch.linspace(max_strength / grid, max_strength, grid)  # (G,)
         n, dim = codes.shape
         candidates = codes.unsqueeze(1) + strengths.view(1, -1, 1) * direction.vector  # (N, G, D)
-        texts = self.decode(candidates.reshape(-1, dim))
+        texts = self._decode_anchored(candidates.reshape(-1, dim), [t for t in source_texts for _ in range(grid)], anchor)
         recoded = self._encode_distinct(texts)
         with torch.no_grad():
             arrived = target.accepts(recoded, codes.repeat_interleave(grid, 0)).view(n, grid)
@@ -340,7 +356,7 @@ class LatentEditor:
                  method: str = "adam", steps: int = 50, lr: float = 0.05, proximity: float = 1.0,
                  prior: float = 0.1, candidates: int = 6, max_distance: float | None = None,
                  min_similarity: float | None = None, select: str = "loss",
-                 seed: int = 0) -> EditResult | list[EditResult]:
+                 seed: int = 0, anchor: float = 0.0) -> EditResult | list[EditResult]:
         """Search the latent space for an edit that moves the heads toward ``target``.
 
         target: {head: number | "max" | "min" | label}; weights: {head: weight}.
@@ -352,6 +368,7 @@ class LatentEditor:
         with the lowest target loss; ``select="closest"`` the one most similar to the source among
         those every head accepts (the goal label, or a move the right way; see ``Target.accepts``),
         falling back to the lowest loss when none does. The same seed gives the same result.
+        ``anchor`` > 0 decodes the candidates anchored to the source text (see :meth:`shift`).
 
         >>> editor.optimize("the food was cold .", {"sentiment": "positive"}, select="closest")  # doctest: +SKIP
         """
@@ -360,7 +377,7 @@ class LatentEditor:
         def run(batch: list[str]) -> list[EditResult]:
             with self._remembering(batch) as codes:
                 return self.optimize_codes(codes, batch, target, weights, method, steps, lr, proximity, prior,
-                                           candidates, max_distance, min_similarity, select, seed)
+                                           candidates, max_distance, min_similarity, select, seed, anchor)
 
         results = self._in_batches(texts, "optimize", run)
         return results[0] if single else results
@@ -368,7 +385,8 @@ class LatentEditor:
     def optimize_codes(self, codes: torch.Tensor, source_texts: list[str], target: dict, weights: dict | None = None,
                        method: str = "adam", steps: int = 50, lr: float = 0.05, proximity: float = 1.0,
                        prior: float = 0.1, candidates: int = 6, max_distance: float | None = None,
-                       min_similarity: float | None = None, select: str = "loss", seed: int = 0) -> list[EditResult]:
+                       min_similarity: float | None = None, select: str = "loss", seed: int = 0,
+                       anchor: float = 0.0) -> list[EditResult]:
         targets = parse_targets(target, self.heads, weights)
         method = check_choice("method", method, ("adam", "random"))
         select = check_choice("select", select, ("loss", "closest"))
@@ -379,7 +397,7 @@ class LatentEditor:
             max_distance = check_number("max_distance", max_distance, minimum=0.0)
         if min_similarity is not None:
             min_similarity = check_number("min_similarity", min_similarity, 0.0, 1.0)
-        seed = check_seed(seed)
+        seed, anchor = check_seed(seed), check_number("anchor", anchor, minimum=0.0)
         objective = lambda z: total_loss(targets, z)  # noqa: E731
         if method == "adam":
             path = adam_search(codes, objective, steps, lr, proximity, prior, tolerance=1e-4, patience=10)
@@ -390,7 +408,7 @@ class LatentEditor:
         picks = sorted({0, *torch.linspace(1, last, min(candidates, last)).round().long().tolist()})
         n, dim = codes.shape
         tried = path[picks].transpose(0, 1)  # (N, C, D)
-        texts = self.decode(tried.reshape(-1, dim))
+        texts = self._decode_anchored(tried.reshape(-1, dim), [t for t in source_texts for _ in picks], anchor)
         recoded = self._encode_distinct(texts)
         with torch.no_grad():
             losses = total_loss(targets, recoded).view(n, len(picks))
@@ -435,6 +453,10 @@ class LatentEditor:
         return self._results(code.expand(n, -1), [text] * n, codes, self.decode(codes), "neighbor")
 
     # -- shared ----------------------------------------------------------------------------------
+
+    def _decode_anchored(self, codes: torch.Tensor, sources: list[str], anchor: float) -> list[str]:
+        """Greedy texts of codes (N, D), anchored to their source texts when ``anchor`` > 0."""
+        return self.decode(codes, anchor=sources, anchor_weight=anchor) if anchor > 0 else self.decode(codes)
 
     @contextmanager
     def _remembering(self, texts: list[str]):
@@ -569,6 +591,8 @@ _DECODE_OPTION_CHECKS = {
     "generator": _check_generator,
     "num_beams": lambda value: check_int("num_beams", value, minimum=1),
     "length_penalty": lambda value: check_number("length_penalty", value),
+    "anchor": lambda value: _as_list(value)[1],
+    "anchor_weight": lambda value: check_number("anchor_weight", value, minimum=0.0),
 }
 
 

@@ -429,3 +429,13 @@ def test_table_cells_are_not_rich_markup(run, model):
     code, out, err = run("reconstruct", "--model", model, "[bold]the food[/bold] was [/x] cold .")
     assert code == 0, err
     assert re.search(r"\[bold\]the food", out)
+
+
+def test_shift_and_optimize_take_an_anchor(run, model):
+    for command in (["shift", "--direction", "positive", "--strength", "1.5"],
+                    ["optimize", "--head", "sentiment", "--target", "pos"]):
+        code, out, err = run(*command, "--model", model, "--anchor", "1e4", "--json", "the food was cold .")
+        assert code == 0, err
+        assert json_lines(out)[0]["text"] == "the food was cold ."  # so strong an anchor copies the source
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--anchor", "-1", "x")
+    assert code == 2 and "--anchor" in err

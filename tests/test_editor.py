@@ -27,6 +27,9 @@ def positives(review_corpus):
     return review_corpus.positive[::4]
 
 
+ANCHOR = 2.0  # logit bonus of the anchored shifts: enough to keep "the <noun> was", not the adjective
+
+
 def target_loss(editor, target, texts):
     """The target loss of texts as the editor measures it: on their (re-)encoded codes."""
     with torch.no_grad():
@@ -425,3 +428,32 @@ def test_no_result_is_lost_or_reordered_across_batches(review_editor, review_cor
     assert [r.source_text for r in small] == texts
     assert [r.text for r in small] == [r.text for r in whole]
     assert math.isclose(sum(r.distance for r in small), sum(r.distance for r in whole), abs_tol=1e-3)
+
+
+# -- source anchoring ------------------------------------------------------------------------------------
+
+
+def test_anchored_shift_keeps_the_source_and_still_moves_it(review_editor, negatives):
+    free = review_editor.shift(negatives, "positive", strength=1.5)
+    anchored = review_editor.shift(negatives, "positive", strength=1.5, anchor=ANCHOR)
+    print("\nfree:", [r.text for r in free], "\nanchored:", [r.text for r in anchored])
+    assert sum(r.scores["sentiment"] == "pos" for r in anchored) >= 6
+    assert mean([r.similarity for r in anchored]) > mean([r.similarity for r in free])
+    for r, code in zip(anchored, review_editor.encode(negatives)):  # the code moved as without anchoring
+        assert torch.allclose(r.latent, code + 1.5 * review_editor.directions["positive"].vector, atol=1e-6)
+    copies = review_editor.shift(negatives, "positive", strength=1.5, anchor=1e4)
+    assert [r.text for r in copies] == negatives
+
+
+def test_anchored_auto_shift_and_optimize_decode_anchored_candidates(review_editor, negatives):
+    auto = review_editor.shift(negatives, "positive", strength="auto", max_strength=3, anchor=1e4)
+    assert all(step["text"] == r.source_text for r in auto for step in r.trajectory)
+    edits = review_editor.optimize(negatives, {"sentiment": "pos"}, anchor=1e4)
+    assert all(step["text"] == r.source_text for r in edits for step in r.trajectory)
+
+
+def test_anchor_must_be_non_negative_and_match_the_codes(review_editor, negatives):
+    with pytest.raises(InputError, match="anchor"):
+        review_editor.shift(negatives, "positive", anchor=-1.0)
+    with pytest.raises(InputError, match="one source text per code"):
+        review_editor.decode(review_editor.encode(negatives), anchor=negatives[:2], anchor_weight=2.0)

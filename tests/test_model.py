@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from latentedit import Tokenizer, TransformerVAE
-from latentedit.decoding import _new_cache, banned_repeats
+from latentedit.decoding import _new_cache, anchor_bonus, banned_repeats
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -188,6 +188,36 @@ def _check_greedy_matches_teacher_forcing(model, z, generated):
         length = len(trim(row))
         assert logits[:length].argmax(-1).tolist() == row[:length]
         assert all(t == 0 for t in row[length:])  # padded after </s>
+
+
+# -- source anchoring -----------------------------------------------------------------------------
+
+
+def test_anchor_bonus_marks_the_tokens_that_continue_the_source():
+    source = torch.tensor([[5, 6, 5, 7, 2, 0], [9, 2, 0, 0, 0, 0]])  # </s> = 2, <pad> = 0
+    first = anchor_bonus(source, None, 12, pad_id=0)
+    assert first.nonzero().tolist() == [[0, 5], [1, 9]]
+    after = anchor_bonus(source, torch.tensor([5, 9]), 12, pad_id=0)
+    assert after.nonzero().tolist() == [[0, 6], [0, 7], [1, 2]]  # both continuations of "5"; "9" ends
+    assert anchor_bonus(source, torch.tensor([2, 0]), 12, pad_id=0).sum() == 0  # padding continues nothing
+
+
+def test_greedy_with_zero_anchor_weight_is_plain_greedy(make_config):
+    model = random_model(make_config, max_length=10)
+    z = torch.randn(4, 2, 8)
+    source = torch.randint(3, 64, (4, 6))
+    assert torch.equal(model.generate(z, "greedy", anchor=source, anchor_weight=0.0), model.generate(z, "greedy"))
+
+
+def test_greedy_with_a_large_anchor_weight_copies_the_source(make_config):
+    model = random_model(make_config, max_length=12)
+    z = torch.randn(3, 2, 8)
+    sources = [[7, 11, 13, 17, 2], [19, 23, 2, 0, 0], [29, 31, 37, 41, 43]]  # ends with </s>, or cut
+    anchored = model.generate(z, "greedy", anchor=torch.tensor(sources), anchor_weight=1e4, no_repeat_ngram=0)
+    plain = model.generate(z, "greedy", no_repeat_ngram=0)
+    assert [trim(row) for row in anchored.tolist()[:2]] == [sources[0], sources[1][:3]]
+    assert anchored.tolist()[2][:5] == sources[2]  # then free: the source has no continuation
+    assert not torch.equal(anchored, plain)
 
 
 # -- (c) causality ---------------------------------------------------------------------------
