@@ -1,6 +1,6 @@
 """Turn a trained model into the shipped default: built-in heads, directions, metrics and model card.
 
-    python -m trainers.build_default [--model runs/default-continued/model] [--out latentedit/models/default]
+    python -m trainers.build_default [--model runs/default/model] [--out latentedit/models/default]
 
 Heads (each fitted on codes, its held-out metric printed and written to the card):
   sentiment  Yelp stand-in pool, labels negative / positive (classification)
@@ -98,6 +98,15 @@ def health(editor: LatentEditor, root: Path, examples: int) -> dict:
     return {**section, "rate": report.rate, "active_units": f"{report.active_units} / {report.code_size}"}
 
 
+def training_minutes(model: Path) -> int | None:
+    """Wall-clock minutes of the training run that wrote ``model``: from its tokenizer, written as
+    training starts, to the saved weights (``None`` when the run folder is not beside the model)."""
+    start, end = model.parent / "tokenizer.json", model / "model.safetensors"
+    if not (start.exists() and end.exists()):
+        return None
+    return round((end.stat().st_mtime - start.stat().st_mtime) / 60)
+
+
 def write_card(out: Path, summary: dict) -> None:
     card = CARD.format(
         heads="\n".join(f"| `{name}` | {r['kind']} | {r.get('accuracy', r.get('r2', float('nan'))):.3f} "
@@ -110,8 +119,13 @@ def write_card(out: Path, summary: dict) -> None:
         corpus="\n".join(f"| {name} | {c['lines']} | {c['kept_after_dedup']} |"
                          for name, c in summary["corpus"]["sources"].items()),
         train_lines=summary["corpus"]["train_lines"],
+        shape=(f"{summary['model']['latent_tokens']} latent token(s) x {summary['model']['latent_dim']} dims, "
+               f"{summary['model']['encoder_layers']}+{summary['model']['decoder_layers']} layers of width "
+               f"{summary['model']['d_model']}"),
         config=json.dumps(summary["model"], indent=2),
         minutes=summary["build_minutes"],
+        train_minutes=summary["train_minutes"],
+        exact=summary["health"]["greedy_exact_match"],
     )
     with atomic_file(out / "MODEL_CARD.md") as stream:
         stream.write(card)
@@ -121,7 +135,7 @@ def write_card(out: Path, summary: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="runs/default-continued/model", help="trained model folder")
+    parser.add_argument("--model", default="runs/default/model", help="trained model folder")
     parser.add_argument("--corpus", default="runs/default/corpus/sources.json", help="corpus summary from default_corpus")
     parser.add_argument("--data", help=f"data folder (default: ${datasets.DATA_ENV} or ../shared/data)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the default model folder")
@@ -147,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "directions": editor.describe_directions(),
         "health": health(editor, root, args.health_examples),
         "corpus": json.loads(Path(args.corpus).read_text()),
+        "train_minutes": training_minutes(Path(args.model)),
     }
     out = Path(args.out)
     editor.save(out)
@@ -159,23 +174,23 @@ def main(argv: list[str] | None = None) -> int:
 CARD = """\
 # latentedit default model
 
-A Transformer-VAE (T5-style encoder and decoder, 8 latent tokens x 32 dims) trained on ~{train_lines}
+A Transformer-VAE (T5-style encoder and decoder, {shape}) trained on ~{train_lines}
 short English sentences, shipped inside the package so that `LatentEditor.load("default")` and
 `latentedit shift --direction formal "hey whats up"` work offline.
 
 Reproduce (from the repository root, with the public datasets in `../shared/data`):
 
     python -m trainers.default_corpus
-    python -m trainers.train trainers/configs/default.toml            # 10,000 steps, batch 64, lr 1e-3
-    python -m trainers.train trainers/configs/default_continue.toml   # 2,400 more, batch 128, lr 3e-4
+    python -m trainers.train trainers/configs/default.toml
     python -m trainers.build_default
 
-About 2 hours 40 minutes of training on 2 CPU cores (bf16 autocast), no GPU.
+About {train_minutes} minutes of training on 2 CPU cores (bf16 autocast), no GPU.
 
-**Limits.** This model is under-trained: it reproduces about one Yelp sentence in five exactly
-(see Health), so an edit often changes words the edit did not ask for. Its edit quality against
-published systems is measured, not assumed: `benchmarks/results/style_transfer.md` and
-`benchmarks/results/formality.md`.
+**Limits.** This model is under-trained: it reproduces {exact:.0%} of held-out Yelp sentences
+exactly (see Health), so an unanchored edit often changes words the edit did not ask for. Give
+`anchor=` (`--anchor`) to keep the source's wording: the benchmarks use the anchoring that
+`benchmarks/anchor_dev.py` picks on Yelp dev. Edit quality against published systems is measured,
+not assumed: `benchmarks/results/style_transfer.md` and `benchmarks/results/formality.md`.
 
 ## Training data
 

@@ -1,0 +1,36 @@
+"""trainers/build_default.py: the pieces that need no datasets (the full build needs ../shared/data
+and minutes of fitting; it is run by hand, see its docstring)."""
+
+import json
+import os
+
+from latentedit import VAEConfig
+from trainers import build_default
+
+
+def test_training_minutes_span_the_run_folder(tmp_path):
+    run, model = tmp_path / "run", tmp_path / "run" / "model"
+    model.mkdir(parents=True)
+    assert build_default.training_minutes(model) is None  # no tokenizer, no weights: unknown
+    (run / "tokenizer.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"")
+    os.utime(run / "tokenizer.json", (1000.0, 1000.0))
+    os.utime(model / "model.safetensors", (1000.0 + 95 * 60, 1000.0 + 95 * 60))
+    assert build_default.training_minutes(model) == 95
+
+
+def test_card_names_the_shape_and_the_measured_figures(tmp_path):
+    config = VAEConfig(latent_tokens=1, latent_dim=256, encoder_layers=2, decoder_layers=2, d_model=256).to_dict()
+    summary = {
+        "model": config, "train_minutes": 95, "build_minutes": 7.5,
+        "heads": {"sentiment": {"kind": "classification", "accuracy": 0.875, "train_examples": 10, "heldout_examples": 5}},
+        "directions": [{"name": "positive", "head": "sentiment", "target": "positive", "description": "Yelp"}],
+        "health": {"greedy_exact_match": 0.3125, "rate": 512.0, "active_units": "256 / 256"},
+        "corpus": {"train_lines": 1234, "sources": {"yelp": {"lines": 1300, "kept_after_dedup": 1234}}},
+    }
+    build_default.write_card(tmp_path, summary)
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "1 latent token(s) x 256 dims, 2+2 layers of width 256" in card
+    assert "About 95 minutes of training" in card and "reproduces 31% of held-out Yelp sentences" in card
+    assert "| `sentiment` | classification | 0.875 (accuracy) | 10 / 5 |" in card and "| yelp | 1300 | 1234 |" in card
+    assert json.loads((tmp_path / "metrics.json").read_text())["train_minutes"] == 95
