@@ -44,6 +44,9 @@ def parse_args(argv):
     ap.add_argument("--data", help=f"the data folder holding yelp/ (default: ${datasets.DATA_ENV}, else ../shared/data)")
     ap.add_argument("--model", default="default", help="model folder or built-in name")
     ap.add_argument("--per-half", type=int, default=100, help="dev sentences per sentiment (seeded sample)")
+    ap.add_argument("--anchors", default=",".join(map(str, ANCHORS)), help="anchor weights tried, comma separated")
+    ap.add_argument("--strengths", default=",".join(map(str, FIXED_STRENGTHS)), help="fixed strengths tried")
+    ap.add_argument("--max-strengths", default=",".join(map(str, MAX_STRENGTHS)), help="max strengths of 'auto' tried")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
     ap.add_argument("--seed", type=int, default=0, help="seed of the dev sample")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -51,6 +54,14 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.per_half < 1 or args.grid < 1 or args.threads < 1:
         ap.error("--per-half, --grid and --threads must be >= 1")
+    for name in ("anchors", "strengths", "max_strengths"):
+        try:
+            values = [float(v) for v in getattr(args, name).split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if name != "strengths" and not values or any(not math.isfinite(v) or v < 0 for v in values):
+            ap.error(f"--{name.replace('_', '-')} takes non-negative numbers separated by commas")
+        setattr(args, name, values)
     return args
 
 
@@ -108,9 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     editor.quiet = True
     negative, positive = dev_halves(root, args.per_half, args.seed)
     rows = []
-    for anchor in ANCHORS:
-        settings = [(str(s), dict(strength=s)) for s in FIXED_STRENGTHS]
-        settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid)) for m in MAX_STRENGTHS]
+    for anchor in args.anchors:
+        settings = [(f"{s:g}", dict(strength=s)) for s in args.strengths]
+        settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid)) for m in args.max_strengths]
         for label, shift in settings:
             row = {"anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
                    **measure(editor, negative, positive, anchor=anchor, **shift)}

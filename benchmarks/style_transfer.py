@@ -299,7 +299,7 @@ def plot(result: dict, path: Path) -> None:
             axis.annotate(f"x{p['strength']:g}", (p["self_bleu"], p["judge_accuracy"]), fontsize=7, color=color,
                           xytext=(3, -9), textcoords="offset points")
     markers = {"shift_auto": ("*", "tab:blue"), "optimize": ("D", "tab:green"), "optimize_closest": ("P", "tab:olive"),
-               "random_shift_auto": ("*", "tab:orange")}
+               "random_shift_auto": ("*", "tab:orange"), "shift_auto_unanchored": ("X", "tab:cyan")}
     for row in result["rows"]:
         if row["key"] in markers:
             marker, color = markers[row["key"]]

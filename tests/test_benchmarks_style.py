@@ -139,3 +139,32 @@ def test_formality_with_a_model(data_root, model_folder, tmp_path, capsys):
     assert rows["copy"]["gain"] == 0.0 and rows["copy"]["unchanged"] == result["settings"]["sentences"]
     assert result["judge"]["heldout_r"] > 0.9  # the synthetic ratings are perfectly predictable
     assert {"shift_auto", "optimize", "random_shift_auto", "random_shift_1"} <= set(rows)
+
+
+def test_anchor_dev_picks_an_auto_setting_by_the_head(data_root, model_folder, tmp_path, capsys):
+    out = tmp_path / "ad.json"
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--per-half", "5",
+            "--anchors", "0,1e4", "--strengths", "1", "--max-strengths", "2", "--grid", "2"]
+    assert _load("anchor_dev").main(argv) == 0
+    result = json.loads(out.read_text())
+    rows = {(r["anchor"], r["strength"]): r for r in result["rows"]}
+    assert set(rows) == {(0.0, "1"), (0.0, "auto <= 2"), (1e4, "1"), (1e4, "auto <= 2")}
+    assert rows[(1e4, "1")]["self_bleu"] == pytest.approx(100.0)  # so strong an anchor copies the source
+    assert rows[(1e4, "1")]["head"] == 0.0  # ... which the head sees as unchanged
+    best = max((r for r in result["rows"] if r["max_strength"]), key=lambda r: r["score"])
+    assert result["chosen"] == best
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"anchor={best['anchor']:g} max_strength=2"
+    assert "Chosen" in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit):
+        _load("anchor_dev").main(["--anchors", "-1"])
+
+
+def test_formality_with_an_anchor_adds_the_unanchored_row(data_root, model_folder, tmp_path, capsys):
+    out = tmp_path / "fo.json"
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "0", "--anchor", "1e4"]
+    assert _load("formality").main(argv) == 0
+    rows = {r["key"]: r for r in json.loads(out.read_text())["rows"]}
+    assert rows["shift_auto"]["system"] == "latentedit shift, strength auto, anchor 10000"
+    # the tiny model's tokenizer cannot spell every informal word, so even copying is not exact
+    assert rows["shift_auto"]["self_bleu"] > rows["shift_auto_unanchored"]["self_bleu"] + 30
+    assert rows["random_shift_auto"]["self_bleu"] > rows["random_shift_1"]["self_bleu"] + 30
