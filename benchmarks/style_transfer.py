@@ -30,7 +30,8 @@ Rows:
 - copy-input; Li et al.'s human references (judge, VADER and self-BLEU only: the reference is
   one of the four, so its ref-BLEU is not shown); every file in yelp/peer_outputs.
 
-A strength sweep (`--sweep`, x the learned direction and x the random one) gives the trade-off
+A strength sweep (`--sweep`, x the learned direction, x the random one, and x the learned one
+decoded with `--anchor` when that is > 0) gives the trade-off
 curve judge accuracy vs self-BLEU, plotted with the peers as labelled points. The sweep is run
 on the test set for analysis: a strength picked from it is tuned on the test set.
 
@@ -78,7 +79,7 @@ from common import (
 from latentedit import datasets
 from latentedit.judges import VADER_MISSING, SentimentJudge, transfer_scores, vader_available
 
-SWEEP = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+SWEEP = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 QUICK_PER_HALF = 50
 HEAD, LABELS = "sentiment", ("negative", "positive")
 GOALS = ("positive", "negative")  # what the negative half and the positive half are shifted toward
@@ -209,18 +210,20 @@ def latentedit_rows(editor, data: dict, judge: SentimentJudge, args, notes: dict
                 "re-encoded candidates (the most similar to the source among those it scores as the target)", 7,
                 lambda texts, goal: editor.optimize(texts, {HEAD: goal}, select="closest"))
 
-    for prefix in ("", "random_"):
+    curves = [("learned", "", 0.0), ("random", "random_", 0.0)] + ([("learned_anchored", "", args.anchor)] if args.anchor else [])
+    for name, prefix, anchor in curves:
         curve = []
         for strength in args.sweep:
-            if prefix and strength == 0 and sweep.get("learned"):
+            if name == "random" and strength == 0 and sweep.get("learned"):
                 point = dict(sweep["learned"][[p["strength"] for p in sweep["learned"]].index(0.0)])
             else:
-                texts, _ = edit(editor, negative, positive, lambda t, goal, p=prefix, s=strength: editor.shift(t, p + goal, s))
+                texts, _ = edit(editor, negative, positive,
+                                lambda t, goal, p=prefix, s=strength, a=anchor: editor.shift(t, p + goal, s, anchor=a))
                 point = {"strength": strength, **scores(texts)}
             curve.append(point)
-            print(f"  sweep {'random' if prefix else 'learned'} x{strength:g}: judge {point['judge_accuracy']:.1f}, "
+            print(f"  sweep {name} x{strength:g}: judge {point['judge_accuracy']:.1f}, "
                   f"self-BLEU {point['self_bleu']:.1f}", file=sys.stderr)
-        sweep["random" if prefix else "learned"] = curve
+        sweep[name] = curve
     return rows, sweep, outputs
 
 
@@ -267,7 +270,7 @@ def markdown(result: dict) -> str:
         lines += ["Reproduction of DESIGN.md section 5 (judge / self-BLEU / ref4-BLEU / GM):", ""]
         lines += markdown_table(["system", "this run", "DESIGN.md"], repro) + [""]
     for name, curve in result["sweep"].items():
-        lines += [f"Strength sweep, {name} direction:", ""]
+        lines += [f"Strength sweep, {name.replace('_', ', ')} direction:", ""]
         lines += markdown_table(["strength", "judge acc", "self-BLEU", "ref4-BLEU", "GM"],
                                 [[f"{p['strength']:g}", fmt(p["judge_accuracy"]), fmt(p["self_bleu"]), fmt(p["ref4_bleu"]),
                                   fmt(p["gm"])] for p in curve]) + [""]
@@ -289,7 +292,9 @@ def plot(result: dict, path: Path) -> None:
                          s=18, zorder=2)
             axis.annotate(row["system"].split(" (")[0], (row["self_bleu"], row["judge_accuracy"]), fontsize=6.5,
                           color="dimgrey", xytext=(3, 2), textcoords="offset points")
+    anchor = result["settings"].get("anchor") or 0
     styles = {"learned": ("tab:blue", "latentedit shift, strength sweep"),
+              "learned_anchored": ("tab:purple", f"latentedit shift, anchor {anchor:g}, strength sweep"),
               "random": ("tab:orange", "random direction, equal norm")}
     for name, curve in result["sweep"].items():
         color, label = styles[name]

@@ -99,7 +99,8 @@ def test_style_transfer_peers_and_baselines_without_a_model(data_root, tmp_path,
 
 def test_style_transfer_with_a_model(data_root, model_folder, tmp_path, capsys):
     out = tmp_path / "st.json"
-    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "0,1", "--quick"]
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "0,1", "--quick",
+            "--anchor", "2"]
     assert _load("style_transfer").main(argv) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     result = json.loads(out.read_text())
@@ -109,6 +110,9 @@ def test_style_transfer_with_a_model(data_root, model_folder, tmp_path, capsys):
     assert rows["shift_auto"]["candidates"] == 8 and rows["shift_1"]["candidates"] == 1
     assert [p["strength"] for p in result["sweep"]["learned"]] == [0.0, 1.0]
     assert result["sweep"]["random"][0] == result["sweep"]["learned"][0]  # strength 0: the same reconstruction
+    assert rows["shift_auto_unanchored"]["system"] == "latentedit shift, strength auto, no anchor"
+    assert [p["strength"] for p in result["sweep"]["learned_anchored"]] == [0.0, 1.0]
+    assert result["sweep"]["learned_anchored"][0]["self_bleu"] >= result["sweep"]["learned"][0]["self_bleu"]
     texts = (out.parent / "st_outputs" / "shift_auto.txt").read_text().splitlines()
     assert len(texts) == 100 and result["settings"]["sentences"] == 100
 
