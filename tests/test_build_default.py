@@ -23,7 +23,8 @@ def test_card_names_the_shape_and_the_measured_figures(tmp_path):
     config = VAEConfig(latent_tokens=1, latent_dim=256, encoder_layers=2, decoder_layers=2, d_model=256).to_dict()
     summary = {
         "model": config, "train_minutes": 95, "build_minutes": 7.5,
-        "heads": {"sentiment": {"kind": "classification", "accuracy": 0.875, "train_examples": 10, "heldout_examples": 5}},
+        "heads": {"sentiment": {"kind": "classification", "accuracy": 0.875, "train_examples": 10, "heldout_examples": 5,
+                                "hidden": 0, "weight_decay": 0.1}},
         "directions": [{"name": "positive", "head": "sentiment", "target": "positive", "description": "Yelp"}],
         "health": {"greedy_exact_match": 0.3125, "rate": 512.0, "active_units": "256 / 256"},
         "corpus": {"train_lines": 1234, "sources": {"yelp": {"lines": 1300, "kept_after_dedup": 1234}}},
@@ -32,5 +33,16 @@ def test_card_names_the_shape_and_the_measured_figures(tmp_path):
     card = (tmp_path / "MODEL_CARD.md").read_text()
     assert "1 latent token(s) x 256 dims, 2+2 layers of width 256" in card
     assert "About 95 minutes of training" in card and "reproduces 31% of held-out Yelp sentences" in card
-    assert "| `sentiment` | classification | 0.875 (accuracy) | 10 / 5 |" in card and "| yelp | 1300 | 1234 |" in card
+    assert "| `sentiment` | classification | 0.875 (accuracy) | 10 / 5 | linear, weight decay 0.1 |" in card and "| yelp | 1300 | 1234 |" in card
     assert json.loads((tmp_path / "metrics.json").read_text())["train_minutes"] == 95
+
+
+def test_a_head_takes_the_capacity_that_wins_on_the_selection_split(review_editor, review_corpus):
+    report = build_default.fit_chosen_head(review_editor, "mood", review_corpus.texts, 16, "test head",
+                                           labels=list(review_corpus.labels))
+    assert set(report["selection"]) == {"hidden 0, weight decay 0.001", "hidden 16, weight decay 0.001",
+                                        "hidden 16, weight decay 0.1"}
+    best = max(report["selection"], key=report["selection"].get)
+    assert best == f"hidden {report['hidden']}, weight decay {report['weight_decay']:g}"
+    head = review_editor.heads.pop("mood")  # the fixture is shared: leave it as it was
+    assert head.config.hidden == report["hidden"] and head.config.metric_value == report["accuracy"]

@@ -27,6 +27,7 @@ import torch
 from latentedit import datasets
 from latentedit.editor import LatentEditor
 from latentedit.evaluation import reconstruction_metrics
+from latentedit.heads import fit_head
 from latentedit.model_folder import atomic_file
 
 DEFAULT_OUT = Path("latentedit/models/default")
@@ -51,21 +52,46 @@ def year_adjusted_log_likes(tweets: list[datasets.Tweet]) -> list[float]:
     return [tweet.log_likes - means[tweet.year] for tweet in tweets]
 
 
+#: Capacities a head may take, (hidden units, weight decay); None stands for --hidden. An MLP with
+#: light weight decay overfits the smaller sets (formality: held-out R2 0.07 against 0.46 linear).
+CAPACITIES = ((0, 1e-3), (None, 1e-3), (None, 0.1))
+
+
+def fit_chosen_head(editor: LatentEditor, name: str, texts: list[str], hidden: int, description: str, **targets) -> dict:
+    """Fit a head with the capacity (see CAPACITIES) whose held-out metric is best on a selection
+    split (seed 1), then refit it with the seed-0 split, whose held-out metric is reported."""
+    codes = editor.encode(texts)
+    options = [(hidden if units is None else units, decay) for units, decay in CAPACITIES]
+    selection = {option: fit_head(name, codes, hidden=option[0], weight_decay=option[1], seed=1, **targets)
+                 .config.metric_value for option in dict.fromkeys(options)}
+    units, decay = max(selection, key=selection.get)
+    head = fit_head(name, codes, hidden=units, weight_decay=decay, seed=0, description=description, **targets)
+    editor.heads[name] = head
+    c = head.config
+    print(f"head {name!r}: hidden {units}, weight decay {decay:g} (selection {c.metric_name}: "
+          + ", ".join(f"{h}/{d:g} {v:.3f}" for (h, d), v in selection.items()) + f"); held-out {c.metric_value:.3f}")
+    return {"head": name, "kind": c.kind, c.metric_name: c.metric_value, "train_examples": c.train_examples,
+            "heldout_examples": c.heldout_examples, "hidden": units, "weight_decay": decay,
+            "selection": {f"hidden {h}, weight decay {d:g}": v for (h, d), v in selection.items()}}
+
+
 def fit_heads(editor: LatentEditor, root: Path, per_class: int, hidden: int) -> dict:
     reports = {}
     pool, pool_labels = datasets.yelp(root, "pool")
     texts, labels = _balanced(pool, [("negative", "positive")[y] for y in pool_labels], per_class, seed=0)
-    reports["sentiment"] = editor.fit_head("sentiment", texts, labels=labels, hidden=hidden,
+    reports["sentiment"] = fit_chosen_head(editor, "sentiment", texts, hidden, labels=labels,
                                            description="Yelp review sentiment: negative / positive")
     rated = [r for r in datasets.formality(root) if r.split == "head"]
-    reports["formality"] = editor.fit_head("formality", [r.text for r in rated], values=[r.score for r in rated],
-                                           hidden=hidden, description="formality, Pavlick & Tetreault scale -3..3")
+    reports["formality"] = fit_chosen_head(editor, "formality", [r.text for r in rated], hidden,
+                                           values=[r.score for r in rated],
+                                           description="formality, Pavlick & Tetreault scale -3..3")
     tweets = [t for t in datasets.tweets(root) if t.split == "head"]
-    reports["likes"] = editor.fit_head("likes", [t.text for t in tweets], values=year_adjusted_log_likes(tweets),
-                                       hidden=hidden, description="tweet log(1+likes) relative to its year's mean")
+    reports["likes"] = fit_chosen_head(editor, "likes", [t.text for t in tweets], hidden,
+                                       values=year_adjusted_log_likes(tweets),
+                                       description="tweet log(1+likes) relative to its year's mean")
     titles = [(title, topic) for title, topic, split in datasets.headlines(root) if split == "head"]
-    reports["topic"] = editor.fit_head("topic", [t for t, _ in titles], labels=[topic for _, topic in titles],
-                                       hidden=hidden, description="news topic of AG News titles")
+    reports["topic"] = fit_chosen_head(editor, "topic", [t for t, _ in titles], hidden,
+                                       labels=[topic for _, topic in titles], description="news topic of AG News titles")
     return reports
 
 
@@ -110,7 +136,9 @@ def training_minutes(model: Path) -> int | None:
 def write_card(out: Path, summary: dict) -> None:
     card = CARD.format(
         heads="\n".join(f"| `{name}` | {r['kind']} | {r.get('accuracy', r.get('r2', float('nan'))):.3f} "
-                        f"({'accuracy' if 'accuracy' in r else 'R2'}) | {r['train_examples']} / {r['heldout_examples']} |"
+                        f"({'accuracy' if 'accuracy' in r else 'R2'}) | {r['train_examples']} / {r['heldout_examples']} | "
+                        f"{'linear' if not r.get('hidden') else 'MLP ' + str(r['hidden'])}, "
+                        f"weight decay {r.get('weight_decay', 1e-3):g} |"
                         for name, r in summary["heads"].items()),
         directions="\n".join(f"| `{d['name']}` | {d.get('head') or '-'} | {d.get('target') or '-'} | {d.get('description', '')} |"
                              for d in summary["directions"]),
@@ -225,8 +253,12 @@ latentedit decode does by default.
 
 ## Heads (held-out metric of each fit)
 
-| head | kind | held-out | train / held-out examples |
-| --- | --- | --- | --- |
+Each head's capacity (linear, or an MLP with light or strong weight decay) is the one with the
+best held-out metric on a second, differently seeded split of the same examples; the figure
+below is the held-out metric of the first split, so it is slightly optimistic.
+
+| head | kind | held-out | train / held-out examples | capacity |
+| --- | --- | --- | --- | --- |
 {heads}
 
 ## Directions
