@@ -75,9 +75,11 @@ def _shift_table(console: Console, editor: LatentEditor, direction: str, texts: 
 
 
 def _optimize_table(console: Console, editor: LatentEditor, text: str, head: str) -> None:
-    result = editor.optimize(text, target={head: "max"}, seed=0)
+    # select="closest": the lowest-loss candidate far along the path is often word salad the head
+    # over-rates; the closest candidate the head still scores higher keeps the tweet readable
+    result = editor.optimize(text, target={head: "max"}, select="closest", seed=0)
     table = Table("step", "candidate (decoded, then re-scored)", head, "similarity",
-                  title=f"latentedit optimize --head {head} --target max (the chosen candidate is bold)")
+                  title=f"latentedit optimize --head {head} --target max --select closest (the chosen candidate is bold)")
     for row in result.trajectory:
         chosen = row["text"] == result.text
         style = "bold" if chosen else None
