@@ -303,7 +303,7 @@ class LatentEditor:
         token that continues the source text (see :meth:`decode`): the edit keeps more of the
         source's wording, and usually needs a larger strength to arrive.
 
-        >>> editor.shift("the food was cold .", "positive", strength="auto", max_strength=8, anchor=6)  # doctest: +SKIP
+        >>> editor.shift("the food was cold .", "positive", strength="auto", max_strength=8, anchor=4)  # doctest: +SKIP
         """
         single, texts = _as_list(texts)
 
