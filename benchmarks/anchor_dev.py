@@ -59,7 +59,7 @@ def parse_args(argv):
             values = [float(v) for v in getattr(args, name).split(",") if v.strip()]
         except ValueError:
             values = []
-        if name != "strengths" and not values or any(not math.isfinite(v) or v < 0 for v in values):
+        if (name != "strengths" and not values) or any(not math.isfinite(v) or v < 0 for v in values):
             ap.error(f"--{name.replace('_', '-')} takes non-negative numbers separated by commas")
         setattr(args, name, values)
     return args

@@ -217,11 +217,9 @@ class LatentEditor:
                         seed=seed, description=description)
         self.heads[name] = head
         c = head.config
-        report = {"head": name, "kind": c.kind, c.metric_name: c.metric_value,
-                  "train_examples": c.train_examples, "heldout_examples": c.heldout_examples}
         self._say(f"head {name!r} ({c.kind}): held-out {c.metric_name} {c.metric_value:.3f} "
                   f"on {c.heldout_examples} texts, fitted on {c.train_examples + c.heldout_examples}")
-        return report
+        return head.report()
 
     def score(self, texts: str | Sequence[str], heads: Sequence[str] | None = None) -> dict:
         """Each head's prediction for each text: {head: value} for one text, {head: [values]} for a list."""

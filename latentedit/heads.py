@@ -101,6 +101,12 @@ class PropertyHead(nn.Module):
             raise InputError(f"head {self.config.name!r} has labels {list(self.config.labels)}, not {label!r}")
         return self.config.labels.index(label)
 
+    def report(self) -> dict:
+        """What the fit measured: name, kind, the held-out metric and the example counts."""
+        c = self.config
+        return {"head": c.name, "kind": c.kind, c.metric_name: c.metric_value,
+                "train_examples": c.train_examples, "heldout_examples": c.heldout_examples}
+
     @torch.no_grad()
     def predict(self, codes: torch.Tensor) -> list:
         """Plain predictions: floats (regression) or labels (classification)."""

@@ -70,8 +70,7 @@ def fit_chosen_head(editor: LatentEditor, name: str, texts: list[str], hidden: i
     c = head.config
     print(f"head {name!r}: hidden {units}, weight decay {decay:g} (selection {c.metric_name}: "
           + ", ".join(f"{h}/{d:g} {v:.3f}" for (h, d), v in selection.items()) + f"); held-out {c.metric_value:.3f}")
-    return {"head": name, "kind": c.kind, c.metric_name: c.metric_value, "train_examples": c.train_examples,
-            "heldout_examples": c.heldout_examples, "hidden": units, "weight_decay": decay,
+    return {**head.report(), "hidden": units, "weight_decay": decay,
             "selection": {f"hidden {h}, weight decay {d:g}": v for (h, d), v in selection.items()}}
 
 
