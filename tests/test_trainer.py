@@ -185,3 +185,16 @@ def test_backbone_initialised_from_a_local_t5_folder(tmp_path):
     (tmp_path / "t5" / "model.safetensors").unlink()
     with pytest.raises(ModelFolderError, match="only safetensors"):
         model.load_t5_backbone(tmp_path / "t5")
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "trainers" / "configs").glob("*.toml")), ids=lambda p: p.name)
+def test_every_committed_config_loads(path):
+    template = path.name == "regularizer_study.toml"  # the study fills in [data] per corpus
+    assert TrainConfig.load(path, ["data.train=corpus.txt"] if template else []).training.steps > 0
+
+
+def test_the_default_models_second_stage_continues_the_first():
+    first = TrainConfig.load(REPO / "trainers" / "configs" / "default.toml")
+    second = TrainConfig.load(REPO / "trainers" / "configs" / "default_continue.toml")
+    assert second.model == first.model and second.data == first.data  # init_from needs the same [model]
+    assert second.training.init_from == f"{first.training.output_dir}/model"

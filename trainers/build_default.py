@@ -1,6 +1,7 @@
 """Turn a trained model into the shipped default: built-in heads, directions, metrics and model card.
 
-    python -m trainers.build_default [--model runs/default/model] [--out latentedit/models/default]
+    python -m trainers.build_default [--model runs/default-long/model] [--earlier-stage runs/default/model]
+                                     [--out latentedit/models/default]
 
 Heads (each fitted on codes, its held-out metric printed and written to the card):
   sentiment  Yelp stand-in pool, labels negative / positive (classification)
@@ -123,13 +124,17 @@ def health(editor: LatentEditor, root: Path, examples: int) -> dict:
     return {**section, "rate": report.rate, "active_units": f"{report.active_units} / {report.code_size}"}
 
 
-def training_minutes(model: Path) -> int | None:
-    """Wall-clock minutes of the training run that wrote ``model``: from its tokenizer, written as
-    training starts, to the saved weights (``None`` when the run folder is not beside the model)."""
-    start, end = model.parent / "tokenizer.json", model / "model.safetensors"
-    if not (start.exists() and end.exists()):
-        return None
-    return round((end.stat().st_mtime - start.stat().st_mtime) / 60)
+def training_minutes(*stages: Path) -> int | None:
+    """Wall-clock minutes of the training runs that wrote the model folders ``stages`` (a model and
+    the earlier models it continued from), each from its run's tokenizer, written as training
+    starts, to its saved weights (``None`` when a run folder is not beside its model)."""
+    total = 0.0
+    for model in stages:
+        start, end = model.parent / "tokenizer.json", model / "model.safetensors"
+        if not (start.exists() and end.exists()):
+            return None
+        total += end.stat().st_mtime - start.stat().st_mtime
+    return round(total / 60)
 
 
 def write_card(out: Path, summary: dict) -> None:
@@ -162,7 +167,10 @@ def write_card(out: Path, summary: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="runs/default/model", help="trained model folder")
+    parser.add_argument("--model", default="runs/default-long/model", help="trained model folder")
+    parser.add_argument("--earlier-stage", action="append", default=None,
+                        help="model folder the training continued from, for the card's training minutes "
+                             "(repeatable; default: runs/default/model, stage 1 of the default)")
     parser.add_argument("--corpus", default="runs/default/corpus/sources.json", help="corpus summary from default_corpus")
     parser.add_argument("--data", help=f"data folder (default: ${datasets.DATA_ENV} or ../shared/data)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the default model folder")
@@ -178,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         root = datasets.data_root(args.data)
     except datasets.DataNotFound as error:
         parser.exit(2, f"error: {error}\n")
+    stages = ["runs/default/model"] if args.earlier_stage is None else args.earlier_stage
     started = time.perf_counter()
     editor = LatentEditor.load(args.model)
     heads = fit_heads(editor, root, args.per_class, args.hidden)
@@ -188,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         "directions": editor.describe_directions(),
         "health": health(editor, root, args.health_examples),
         "corpus": json.loads(Path(args.corpus).read_text()),
-        "train_minutes": training_minutes(Path(args.model)),
+        "train_minutes": training_minutes(Path(args.model), *map(Path, stages)),
     }
     out = Path(args.out)
     editor.save(out)
@@ -208,7 +217,8 @@ short English sentences, shipped inside the package so that `LatentEditor.load("
 Reproduce (from the repository root, with the public datasets in `../shared/data`):
 
     python -m trainers.default_corpus
-    python -m trainers.train trainers/configs/default.toml
+    python -m trainers.train trainers/configs/default.toml            # stage 1
+    python -m trainers.train trainers/configs/default_continue.toml   # stage 2: a fresh schedule
     python -m trainers.build_default
 
 About {train_minutes} minutes of training on 2 CPU cores (bf16 autocast), no GPU.
