@@ -73,13 +73,14 @@ def dev_halves(root: Path, per_half: int, seed: int) -> tuple[list[str], list[st
     return negative, positive
 
 
-def measure(editor, negative: list[str], positive: list[str], **shift) -> dict:
+def measure(editor, negative: list[str], positive: list[str], **shift) -> tuple[list, dict]:
+    """Shift negative texts 'positive' and positive ones 'negative': (edit results, their figures)."""
     results = editor.shift(negative, GOALS[0], **shift) + editor.shift(positive, GOALS[1], **shift)
     goals = [GOALS[0]] * len(negative) + [GOALS[1]] * len(positive)
     outputs = [r.text for r in results]
     head = 100.0 * sum(r.scores[HEAD] == goal for r, goal in zip(results, goals)) / len(results)
     self_bleu = corpus_bleu(outputs, negative + positive)
-    return {"head": head, "self_bleu": self_bleu, "score": math.sqrt(head * self_bleu)}
+    return results, {"head": head, "self_bleu": self_bleu, "score": math.sqrt(head * self_bleu)}
 
 
 def markdown(result: dict) -> str:
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid)) for m in args.max_strengths]
         for label, shift in settings:
             row = {"anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
-                   **measure(editor, negative, positive, anchor=anchor, **shift)}
+                   **measure(editor, negative, positive, anchor=anchor, **shift)[1]}
             rows.append(row)
             print(f"  anchor {anchor:g}, strength {label}: head {row['head']:.1f}%, self-BLEU {row['self_bleu']:.1f}, "
                   f"score {row['score']:.1f}", file=sys.stderr)

@@ -34,7 +34,7 @@ from latentedit.model_folder import atomic_file
 DEFAULT_OUT = Path("latentedit/models/default")
 
 
-def _balanced(texts: list[str], labels: list, per_label: int, seed: int) -> tuple[list[str], list]:
+def balanced_sample(texts: list[str], labels: list, per_label: int, seed: int) -> tuple[list[str], list]:
     by_label = defaultdict(list)
     for text, label in zip(texts, labels):
         by_label[label].append(text)
@@ -78,7 +78,7 @@ def fit_chosen_head(editor: LatentEditor, name: str, texts: list[str], hidden: i
 def fit_heads(editor: LatentEditor, root: Path, per_class: int, hidden: int) -> dict:
     reports = {}
     pool, pool_labels = datasets.yelp(root, "pool")
-    texts, labels = _balanced(pool, [("negative", "positive")[y] for y in pool_labels], per_class, seed=0)
+    texts, labels = balanced_sample(pool, [("negative", "positive")[y] for y in pool_labels], per_class, seed=0)
     reports["sentiment"] = fit_chosen_head(editor, "sentiment", texts, hidden, labels=labels,
                                            description="Yelp review sentiment: negative / positive")
     rated = [r for r in datasets.formality(root) if r.split == "head"]
@@ -95,11 +95,15 @@ def fit_heads(editor: LatentEditor, root: Path, per_class: int, hidden: int) -> 
     return reports
 
 
-def learn_directions(editor: LatentEditor, root: Path, per_class: int, method: str) -> None:
+def sentiment_direction_texts(root: Path, per_class: int) -> tuple[list[str], list[str]]:
+    """The seeded, balanced Yelp pool sample the sentiment directions learn from: (positive, negative)."""
     pool, pool_labels = datasets.yelp(root, "pool")
-    texts, labels = _balanced(pool, pool_labels, per_class, seed=1)
-    positive = [t for t, y in zip(texts, labels) if y == 1]
-    negative = [t for t, y in zip(texts, labels) if y == 0]
+    texts, labels = balanced_sample(pool, pool_labels, per_class, seed=1)
+    return [t for t, y in zip(texts, labels) if y == 1], [t for t, y in zip(texts, labels) if y == 0]
+
+
+def learn_directions(editor: LatentEditor, root: Path, per_class: int, method: str) -> None:
+    positive, negative = sentiment_direction_texts(root, per_class)
     editor.learn_direction("positive", positive, negative, method=method, head="sentiment", target="positive",
                            description="Yelp negative -> positive")
     editor.learn_direction("negative", negative, positive, method=method, head="sentiment", target="negative",

@@ -1,0 +1,134 @@
+"""Compare ways to learn the sentiment directions on Yelp dev, by the model's own head (no judge, no test).
+
+Each method learns `positive` and `negative` from the same balanced sample of the Yelp stand-in
+pool (as trainers/build_default.py does), then shifts seeded dev samples with strength "auto"
+and source anchoring (defaults: the settings benchmarks/anchor_dev.py chose):
+
+- mean: the difference of the two classes' mean codes (the library's default, shipped);
+- probe: the normal of a logistic-regression probe, scaled as the library does (the same progress
+  along the normal as the mean difference: ``learn_direction(method="probe")``);
+- probe, mean's norm: the same normal, as long as the mean difference.
+
+Columns as in anchor_dev.py (head %: the model's own head on the re-encoded output, an upper
+bound; self-BLEU; score = sqrt(head % x self-BLEU)), plus VADER %: the lexicon scorer of
+latentedit.judges, independent of the model and of the benchmark's judge (blank without
+vaderSentiment).
+
+    python benchmarks/direction_dev.py                  # the built-in default model
+    python benchmarks/direction_dev.py --model runs/x/model --per-half 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from anchor_dev import GOALS, HEAD, dev_halves, measure
+from common import RESULTS, environment, fmt, load_editor, markdown_table, write_json, write_text
+
+from latentedit import datasets
+from latentedit.directions import learn_direction
+from latentedit.judges import vader_accuracy
+from trainers.build_default import sentiment_direction_texts
+
+METHODS = ("mean", "probe", "probe, mean's norm")
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", help=f"the data folder holding yelp/ (default: ${datasets.DATA_ENV}, else ../shared/data)")
+    ap.add_argument("--model", default="default", help="model folder or built-in name")
+    ap.add_argument("--per-half", type=int, default=100, help="dev sentences per sentiment (seeded sample)")
+    ap.add_argument("--per-class", type=int, default=20000, help="pool sentences per class the directions learn from")
+    ap.add_argument("--anchor", type=float, default=4.0, help="source anchoring of the shifts")
+    ap.add_argument("--max-strength", type=float, default=8.0, help="largest strength tried by strength='auto'")
+    ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the dev sample")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--out", default=str(RESULTS / "direction_dev.json"), help="result JSON (.md beside it)")
+    args = ap.parse_args(argv)
+    if min(args.per_half, args.per_class, args.grid, args.threads) < 1 or args.anchor < 0 or args.max_strength <= 0:
+        ap.error("--per-half, --per-class, --grid, --threads and --max-strength must be positive, --anchor >= 0")
+    return args
+
+
+def pool_codes(editor, root: Path, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Codes of the pool sample the shipped directions learn from: (positive codes, negative codes)."""
+    positive, negative = sentiment_direction_texts(root, per_class)
+    return editor.encode(positive), editor.encode(negative)
+
+
+def directions(method: str, positive: torch.Tensor, negative: torch.Tensor) -> dict[str, torch.Tensor]:
+    """{goal: vector} of one method, for the goals 'positive' and 'negative'."""
+    vectors = {}
+    for goal, (a, b) in zip(GOALS, ((positive, negative), (negative, positive))):
+        mean = learn_direction(goal, a, b, "mean").vector
+        if method == "mean":
+            vectors[goal] = mean
+            continue
+        probe = learn_direction(goal, a, b, "probe").vector
+        vectors[goal] = probe if method == "probe" else probe / probe.norm().clamp(min=1e-12) * mean.norm()
+    return vectors
+
+
+def markdown(result: dict) -> str:
+    s = result["settings"]
+    lines = ["# Sentiment directions: mean difference against probe normals, on Yelp dev", "",
+             f"`python benchmarks/direction_dev.py --model {s['model']} --per-half {s['per_half']}`", "",
+             f"{result['environment']['date']}; {2 * s['per_half']} Li et al. dev sentences (seed {s['seed']}), "
+             f"strength auto <= {s['max_strength']:g} ({s['grid']} steps), anchor {s['anchor']:g}; directions from "
+             f"{s['per_class']} pool sentences per class. head % = the model's own sentiment head on the re-encoded "
+             "output (it also picked the strength: an upper bound); VADER % = the lexicon scorer; "
+             "score = sqrt(head % x self-BLEU). The style-transfer judge and the test set are not used.", ""]
+    rows = [[r["method"], fmt(r["norm"], 2), fmt(r["head"]), fmt(r["vader"]), fmt(r["self_bleu"]),
+             fmt(r["mean_strength"], 2), fmt(r["score"])] for r in result["rows"]]
+    lines += markdown_table(["direction", "norm", "head %", "VADER %", "self-BLEU", "mean strength", "score"], rows)
+    best = max(result["rows"], key=lambda r: r["score"])
+    lines += ["", f"**Best by score: {best['method']}.**", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        root = datasets.data_root(args.data)
+    except datasets.DataNotFound as error:
+        print(f"skipped: {error}")
+        return 0
+    editor, why = load_editor(args.model)
+    if editor is None:
+        print(f"error: {why}", file=sys.stderr)
+        return 2
+    if any(g not in editor.directions for g in GOALS) or HEAD not in editor.heads:
+        print(f"error: the model lacks 'positive'/'negative' directions or a {HEAD!r} head", file=sys.stderr)
+        return 2
+    editor.quiet = True
+    negative, positive = dev_halves(root, args.per_half, args.seed)
+    codes = pool_codes(editor, root, args.per_class)
+    shift = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
+    rows = []
+    for method in METHODS:
+        for goal, vector in directions(method, *codes).items():
+            editor.directions[goal].vector = vector  # in memory only; the model folder is not touched
+        outputs, row = measure(editor, negative, positive, **shift)
+        vader = vader_accuracy([r.text for r in outputs], [1] * len(negative) + [0] * len(positive))
+        rows.append({"method": method, "norm": float(editor.directions[GOALS[0]].vector.norm()), **row, "vader": vader,
+                     "mean_strength": sum(r.strength for r in outputs) / len(outputs)})
+        print(f"  {method}: head {row['head']:.1f}%, self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}",
+              file=sys.stderr)
+    result = {"environment": environment(args.threads), "rows": rows,
+              "settings": {"model": args.model, "per_half": args.per_half, "per_class": args.per_class,
+                           "anchor": args.anchor, "max_strength": args.max_strength, "grid": args.grid, "seed": args.seed}}
+    out = Path(args.out)
+    write_json(result, out)
+    write_text(markdown(result), out.with_suffix(".md"))
+    best = max(rows, key=lambda r: r["score"])
+    print(f"best={best['method']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
