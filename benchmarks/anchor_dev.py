@@ -100,8 +100,10 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def open_sentiment_editor(args) -> tuple[object, Path] | int:
+    """(quiet editor of args.model, data root of args.data) with torch at args.threads, or the exit
+    code after saying why not: 0 when the data is missing (skipped), 2 when the model is missing or
+    lacks the 'positive'/'negative' directions or the sentiment head."""
     torch.set_num_threads(args.threads)
     try:
         root = datasets.data_root(args.data)
@@ -118,6 +120,15 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     editor.quiet = True
+    return editor, root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    opened = open_sentiment_editor(args)
+    if isinstance(opened, int):
+        return opened
+    editor, root = opened
     negative, positive = dev_halves(root, args.per_half, args.seed)
     rows = []
     for anchor in args.anchors:

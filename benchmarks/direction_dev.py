@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 
 import torch
-from anchor_dev import GOALS, HEAD, dev_halves, measure
-from common import RESULTS, environment, fmt, load_editor, markdown_table, write_json, write_text
+from anchor_dev import GOALS, dev_halves, measure, open_sentiment_editor
+from common import RESULTS, environment, fmt, markdown_table, write_json, write_text
 
 from latentedit import datasets
 from latentedit.directions import learn_direction
@@ -92,20 +92,10 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    try:
-        root = datasets.data_root(args.data)
-    except datasets.DataNotFound as error:
-        print(f"skipped: {error}")
-        return 0
-    editor, why = load_editor(args.model)
-    if editor is None:
-        print(f"error: {why}", file=sys.stderr)
-        return 2
-    if any(g not in editor.directions for g in GOALS) or HEAD not in editor.heads:
-        print(f"error: the model lacks 'positive'/'negative' directions or a {HEAD!r} head", file=sys.stderr)
-        return 2
-    editor.quiet = True
+    opened = open_sentiment_editor(args)
+    if isinstance(opened, int):
+        return opened
+    editor, root = opened
     negative, positive = dev_halves(root, args.per_half, args.seed)
     codes = pool_codes(editor, root, args.per_class)
     shift = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
