@@ -76,11 +76,16 @@ def dev_halves(root: Path, per_half: int, seed: int) -> tuple[list[str], list[st
 def measure(editor, negative: list[str], positive: list[str], **shift) -> tuple[list, dict]:
     """Shift negative texts 'positive' and positive ones 'negative': (edit results, their figures)."""
     results = editor.shift(negative, GOALS[0], **shift) + editor.shift(positive, GOALS[1], **shift)
+    return results, figures(results, negative, positive)
+
+
+def figures(results: list, negative: list[str], positive: list[str]) -> dict:
+    """head %, self-BLEU and score of the edits of negative + positive texts (in that order)."""
     goals = [GOALS[0]] * len(negative) + [GOALS[1]] * len(positive)
     outputs = [r.text for r in results]
     head = 100.0 * sum(r.scores[HEAD] == goal for r, goal in zip(results, goals)) / len(results)
     self_bleu = corpus_bleu(outputs, negative + positive)
-    return results, {"head": head, "self_bleu": self_bleu, "score": math.sqrt(head * self_bleu)}
+    return {"head": head, "self_bleu": self_bleu, "score": math.sqrt(head * self_bleu)}
 
 
 def markdown(result: dict) -> str:

@@ -7,12 +7,17 @@ and source anchoring (defaults: the settings benchmarks/anchor_dev.py chose):
 - mean: the difference of the two classes' mean codes (the library's default, shipped);
 - probe: the normal of a logistic-regression probe, scaled as the library does (the same progress
   along the normal as the mean difference: ``learn_direction(method="probe")``);
-- probe, mean's norm: the same normal, as long as the mean difference.
+- paired: ``learn_direction(method="paired")``, the mean difference of content-matched pairs
+  (each source-class code and its nearest target-class code);
+- local difference (k): per sentence, the mean of its k nearest target-class pool codes minus the
+  mean of its k nearest source-class ones (a per-cluster direction);
+- local toward (k): per sentence, the mean of its k nearest target-class pool codes minus its code.
 
-Columns as in anchor_dev.py (head %: the model's own head on the re-encoded output, an upper
-bound; self-BLEU; score = sqrt(head % x self-BLEU)), plus VADER %: the lexicon scorer of
-latentedit.judges, independent of the model and of the benchmark's judge (blank without
-vaderSentiment).
+"..., mean's norm" rows rescale each vector to the mean difference's length, so that a strength
+moves every method equally far; the local rows always do. Columns as in anchor_dev.py (head %:
+the model's own head on the re-encoded output, an upper bound; self-BLEU; score =
+sqrt(head % x self-BLEU)), plus VADER %: the lexicon scorer of latentedit.judges, independent of
+the model and of the benchmark's judge (blank without vaderSentiment).
 
     python benchmarks/direction_dev.py                  # the built-in default model
     python benchmarks/direction_dev.py --model runs/x/model --per-half 50
@@ -25,7 +30,7 @@ import sys
 from pathlib import Path
 
 import torch
-from anchor_dev import GOALS, dev_halves, measure, open_sentiment_editor
+from anchor_dev import GOALS, dev_halves, figures, open_sentiment_editor
 from common import RESULTS, environment, fmt, markdown_table, write_json, write_text
 
 from latentedit import datasets
@@ -33,7 +38,14 @@ from latentedit.directions import learn_direction
 from latentedit.judges import vader_accuracy
 from trainers.build_default import sentiment_direction_texts
 
-METHODS = ("mean", "probe", "probe, mean's norm")
+#: label -> (how, option): a library method and whether to rescale it to the mean's norm, or a
+#: per-sentence ("local") kind and its k
+METHODS = {
+    "mean": ("mean", False), "probe": ("probe", False), "probe, mean's norm": ("probe", True),
+    "paired": ("paired", False), "paired, mean's norm": ("paired", True),
+    "local difference (k=20)": ("local difference", 20), "local difference (k=200)": ("local difference", 200),
+    "local toward (k=20)": ("local toward", 20), "local toward (k=200)": ("local toward", 200),
+}
 
 
 def parse_args(argv):
@@ -60,22 +72,28 @@ def pool_codes(editor, root: Path, per_class: int) -> tuple[torch.Tensor, torch.
     return editor.encode(positive), editor.encode(negative)
 
 
-def directions(method: str, positive: torch.Tensor, negative: torch.Tensor) -> dict[str, torch.Tensor]:
-    """{goal: vector} of one method, for the goals 'positive' and 'negative'."""
-    vectors = {}
-    for goal, (a, b) in zip(GOALS, ((positive, negative), (negative, positive))):
-        mean = learn_direction(goal, a, b, "mean").vector
-        if method == "mean":
-            vectors[goal] = mean
-            continue
-        probe = learn_direction(goal, a, b, "probe").vector
-        vectors[goal] = probe if method == "probe" else probe / probe.norm().clamp(min=1e-12) * mean.norm()
-    return vectors
+def vectors(method: str, codes: torch.Tensor, target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """Per-sentence vectors (N, D) of one method (a key of METHODS) for codes (N, D) moving from
+    the ``source`` pool codes toward the ``target`` ones."""
+    how, option = METHODS[method]
+    length = learn_direction("x", target, source, "mean").vector.norm()
+    if not how.startswith("local"):
+        vector = learn_direction("x", target, source, how).vector
+        return (vector / vector.norm().clamp(min=1e-12) * length if option else vector).expand_as(codes)
+    def near(pool: torch.Tensor) -> torch.Tensor:  # the mean of each code's k nearest pool codes: (N, D)
+        return pool[torch.cdist(codes, pool).topk(min(option, len(pool)), largest=False).indices].mean(1)
+
+    near_target = near(target)
+    if how == "local difference":
+        local = near_target - near(source)
+    else:  # local toward
+        local = near_target - codes
+    return local / local.norm(dim=-1, keepdim=True).clamp(min=1e-12) * length
 
 
 def markdown(result: dict) -> str:
     s = result["settings"]
-    lines = ["# Sentiment directions: mean difference against probe normals, on Yelp dev", "",
+    lines = ["# Sentiment directions: mean difference against probe normals, paired and local directions, on Yelp dev", "",
              f"`python benchmarks/direction_dev.py --model {s['model']} --per-half {s['per_half']}`", "",
              f"{result['environment']['date']}; {2 * s['per_half']} Li et al. dev sentences (seed {s['seed']}), "
              f"strength auto <= {s['max_strength']:g} ({s['grid']} steps), anchor {s['anchor']:g}; directions from "
@@ -100,13 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     codes = pool_codes(editor, root, args.per_class)
     shift = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
     rows = []
+    pools = dict(zip(GOALS, (codes, codes[::-1])))  # goal -> (target-class codes, source-class codes)
     for method in METHODS:
-        for goal, vector in directions(method, *codes).items():
-            editor.directions[goal].vector = vector  # in memory only; the model folder is not touched
-        outputs, row = measure(editor, negative, positive, **shift)
+        outputs = []
+        for texts, goal in ((negative, GOALS[0]), (positive, GOALS[1])):
+            start = editor.encode(texts)
+            moves = vectors(method, start, *pools[goal])
+            outputs += editor.shift_codes(start, texts, goal, vectors=moves, **shift)
+        row = figures(outputs, negative, positive)
         vader = vader_accuracy([r.text for r in outputs], [1] * len(negative) + [0] * len(positive))
-        rows.append({"method": method, "norm": float(editor.directions[GOALS[0]].vector.norm()), **row, "vader": vader,
-                     "mean_strength": sum(r.strength for r in outputs) / len(outputs)})
+        rows.append({"method": method, "norm": sum(float(r.latent.sub(r.source_latent).norm() / r.strength)
+                                                   for r in outputs) / len(outputs),
+                     **row, "vader": vader, "mean_strength": sum(r.strength for r in outputs) / len(outputs)})
         print(f"  {method}: head {row['head']:.1f}%, self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}",
               file=sys.stderr)
     result = {"environment": environment(args.threads), "rows": rows,

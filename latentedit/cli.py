@@ -66,6 +66,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .data import checked_path, iter_lines, iter_records
+from .directions import PAIR_METHODS
 from .errors import LINE_BREAKS, DataFormatError, InputError, LatentEditError, one_line
 from .validation import check_path, check_text
 
@@ -202,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     learn.add_argument("name", help="name of the direction (letters, digits, _ - .)")
     learn.add_argument("--positive", metavar="FILE", help="texts that have the property (one per line, or --column)")
     learn.add_argument("--negative", metavar="FILE", help="texts that lack it")
-    learn.add_argument("--method", choices=("mean", "probe"), help="with --positive/--negative (default: mean)")
+    learn.add_argument("--method", choices=PAIR_METHODS, help="with --positive/--negative (default: mean)")
     learn.add_argument("--input", metavar="FILE", help="instead of --positive/--negative: a .csv/.tsv/.jsonl file ...")
     learn.add_argument("--value-column", metavar="COLUMN", help="... with this numeric column: the property direction")
     learn.add_argument("--column", default="text",

@@ -2,8 +2,10 @@
 
 Learned from two sets of codes (``"mean"``: the difference of their means; ``"probe"``: the
 normal of a logistic-regression probe, scaled so that strength 1 moves the average negative
-code as far along it as the mean difference does) or from a numeric property (the ridge
-regression direction, scaled to move one standard deviation of the property).
+code as far along it as the mean difference does; ``"paired"``: the mean of each negative
+code's difference to its nearest positive code, content-matched pairs found in the latent
+space) or from a numeric property (the ridge regression direction, scaled to move one standard
+deviation of the property).
 Saved in the model folder as ``directions/<name>.safetensors`` + ``directions/<name>.json``.
 
 >>> import torch
@@ -27,7 +29,8 @@ from .errors import InputError, ModelFolderError
 from .heads import check_name
 from .validation import check_choice, check_int, check_str
 
-METHODS = ("mean", "probe", "property")
+METHODS = ("mean", "probe", "paired", "property")
+PAIR_METHODS = ("mean", "probe", "paired")  # the methods that learn from two sets of codes
 
 
 @dataclass
@@ -51,13 +54,15 @@ def learn_direction(name: str, positive: torch.Tensor, negative: torch.Tensor, m
                     description: str = "") -> Direction:
     """A direction pointing from the ``negative`` codes (N, D) towards the ``positive`` codes (M, D)."""
     check_name(name, "direction name")
-    check_choice("method", method, ("mean", "probe"))
+    check_choice("method", method, PAIR_METHODS)
     positive, negative = torch.as_tensor(positive, dtype=torch.float32), torch.as_tensor(negative, dtype=torch.float32)
     if len(positive) < 2 or len(negative) < 2:
         raise InputError("need at least two positive and two negative texts to learn a direction")
     difference = positive.mean(0) - negative.mean(0)  # (D,)
     if method == "mean":
         vector = difference
+    elif method == "paired":
+        vector = (nearest(negative, positive) - negative).mean(0)
     else:
         from sklearn.linear_model import LogisticRegression
 
@@ -67,6 +72,16 @@ def learn_direction(name: str, positive: torch.Tensor, negative: torch.Tensor, m
         unit = normal / normal.norm().clamp(min=1e-12)
         vector = unit * torch.dot(difference, unit)  # same progress along the normal as the mean shift
     return Direction(name, vector, method, len(positive), len(negative), description)
+
+
+def nearest(queries: torch.Tensor, pool: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
+    """The pool row (M, D) closest (L2) to each query row (N, D): (N, D), in chunks of queries.
+
+    >>> nearest(torch.tensor([[0.0], [9.0]]), torch.tensor([[1.0], [5.0], [8.0]])).flatten().tolist()
+    [1.0, 8.0]
+    """
+    index = torch.cat([torch.cdist(part, pool).argmin(1) for part in queries.split(chunk)])
+    return pool[index]
 
 
 def property_direction(name: str, codes: torch.Tensor, values: torch.Tensor, alpha: float = 1.0,

@@ -250,7 +250,7 @@ class LatentEditor:
                         negative_texts: Sequence[str] | None = None, method: str = "mean",
                         texts: Sequence[str] | None = None, values: Sequence[float] | None = None,
                         head: str = "", target: str = "", description: str = "") -> Direction:
-        """Learn a direction from two sets of texts (method "mean" or "probe"), or from
+        """Learn a direction from two sets of texts (method "mean", "probe" or "paired"), or from
         ``texts`` with numeric ``values`` (the ridge direction of the property). ``head`` and
         ``target`` name the head verdict that ``strength="auto"`` shifts aim for."""
         check_name(name, "direction name")
@@ -313,19 +313,27 @@ class LatentEditor:
         return results[0] if single else results
 
     def shift_codes(self, codes: torch.Tensor, source_texts: list[str], direction: str, strength: float | str = 1.0,
-                    max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0) -> list[EditResult]:
+                    max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0,
+                    vectors: torch.Tensor | None = None) -> list[EditResult]:
+        """:meth:`shift` of codes (N, D) already encoded from ``source_texts``. ``vectors`` (N, D)
+        moves each code along its own vector instead of the direction's (per-text directions);
+        the direction's head and target still judge arrival for ``strength="auto"``."""
         vector = self._direction(direction).vector
+        if vectors is None:
+            vectors = vector.expand_as(codes)
+        elif not (isinstance(vectors, torch.Tensor) and vectors.shape == codes.shape and torch.isfinite(vectors).all()):
+            raise InputError(f"vectors must be finite numbers shaped like the codes {tuple(codes.shape)}")
         anchor = check_number("anchor", anchor, minimum=0.0)
         if isinstance(strength, str) and strength == "auto":
-            return self._auto_shift(codes, source_texts, direction, max_strength, grid, anchor)
+            return self._auto_shift(codes, source_texts, direction, max_strength, grid, anchor, vectors)
         if isinstance(strength, str):
             raise InputError(f"strength must be a finite number or 'auto', got {shown(strength)}")
         strength = check_number("strength", strength, -MAX_STRENGTH, MAX_STRENGTH)
-        shifted = codes + strength * vector
+        shifted = codes + strength * vectors
         texts = self._decode_anchored(shifted, source_texts, anchor)
         return self._results(codes, source_texts, shifted, texts, "shift", strengths=[strength] * len(texts))
 
-    def _auto_shift(self, codes, source_texts, direction_name, max_strength, grid, anchor) -> list[EditResult]:
+    def _auto_shift(self, codes, source_texts, direction_name, max_strength, grid, anchor, vectors) -> list[EditResult]:
         direction = self._direction(direction_name)
         if not direction.head:
             raise InputError(f"direction {direction_name!r} has no head to judge arrival; learn it with head= and "
@@ -335,7 +343,7 @@ class LatentEditor:
         target = parse_targets({direction.head: direction.target}, self.heads)[0]
         strengths = torch.linspace(max_strength / grid, max_strength, grid)  # (G,)
         n, dim = codes.shape
-        candidates = codes.unsqueeze(1) + strengths.view(1, -1, 1) * direction.vector  # (N, G, D)
+        candidates = codes.unsqueeze(1) + strengths.view(1, -1, 1) * vectors.unsqueeze(1)  # (N, G, D)
         texts = self._decode_anchored(candidates.reshape(-1, dim), [t for t in source_texts for _ in range(grid)], anchor)
         recoded = self._encode_distinct(texts)
         with torch.no_grad():

@@ -73,6 +73,21 @@ def test_probe_ignores_a_noisy_axis_that_misleads_the_mean():
     assert cosine(probe, clean_axis) > cosine(mean, clean_axis)
 
 
+def test_paired_direction_ignores_content_only_one_set_has():
+    """Each negative code has a positive partner 2 units along axis 0; the positive set also holds
+    codes far away along axis 1 (content no negative shares). The mean difference is pulled
+    toward that content; the paired direction (negative -> its nearest positive) is not."""
+    g = torch.Generator().manual_seed(5)
+    negative = torch.randn(100, DIM, generator=g) * 3.0  # far apart: each one's partner is its nearest positive
+    style = torch.zeros(DIM).index_fill_(0, torch.tensor([0]), 2.0)
+    elsewhere = torch.randn(100, DIM, generator=g) * 3.0 + torch.zeros(DIM).index_fill_(0, torch.tensor([1]), 40.0)
+    positive = torch.cat([negative + style, elsewhere])
+    paired = learn_direction("up", positive, negative, "paired")
+    assert paired.method == "paired" and (paired.positive_examples, paired.negative_examples) == (200, 100)
+    assert torch.allclose(paired.vector, style, atol=1e-5)
+    assert cosine(learn_direction("up", positive, negative, "mean").vector, style) < 0.2
+
+
 @pytest.mark.parametrize("method", ["mean", "probe"])
 def test_swapping_the_sets_reverses_the_direction(method):
     positive, negative, _ = clusters(seed=4)

@@ -224,6 +224,23 @@ def test_auto_strength_with_a_regression_head(review_editor, review_corpus, nega
     assert mean([r.scores["rating"] for r in results]) > mean([r.source_scores["rating"] for r in results])
 
 
+def test_shift_codes_moves_each_code_along_its_own_vector(review_editor, negatives):
+    editor, codes = review_editor, review_editor.encode(negatives[:4])
+    vector = editor.directions["positive"].vector
+    vectors = torch.stack([vector, 2 * vector, torch.zeros_like(vector), -vector])  # (4, D)
+    results = editor.shift_codes(codes, negatives[:4], "positive", strength=0.5, vectors=vectors)
+    assert all(torch.allclose(r.latent, code + 0.5 * v, atol=1e-6) for r, code, v in zip(results, codes, vectors))
+    assert results[2].text == editor.reconstruct(negatives[2])
+    same = editor.shift_codes(codes, negatives[:4], "positive", strength="auto", vectors=vector.expand_as(codes))
+    assert [r.text for r in same] == [r.text for r in editor.shift(negatives[:4], "positive", strength="auto")]
+    auto = editor.shift_codes(codes, negatives[:4], "positive", strength="auto", max_strength=2.0, grid=4, vectors=vectors)
+    for r, code, v in zip(auto, codes, vectors):
+        assert torch.allclose(r.latent, code + r.strength * v, atol=1e-5)
+    for bad in (vectors[:3], vectors.clone().fill_(float("nan")), vectors.tolist()):
+        with pytest.raises(InputError, match="vectors"):
+            editor.shift_codes(codes, negatives[:4], "positive", vectors=bad)
+
+
 def test_auto_strength_needs_a_head(review_editor, review_corpus, negatives):
     editor = review_editor
     editor.learn_direction("headless", review_corpus.positive, review_corpus.negative)

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from latentedit import datasets
+from latentedit.directions import PAIR_METHODS
 from latentedit.editor import LatentEditor
 from latentedit.evaluation import reconstruction_metrics
 from latentedit.heads import fit_head
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the default model folder")
     parser.add_argument("--per-class", type=int, default=20000, help="Yelp sentences per class for sentiment")
     parser.add_argument("--hidden", type=int, default=256, help="hidden units of the head MLPs (0 = linear)")
-    parser.add_argument("--direction-method", default="mean", choices=("mean", "probe"))
+    parser.add_argument("--direction-method", default="mean", choices=PAIR_METHODS)
     parser.add_argument("--health-examples", type=int, default=1000, help="Yelp dev sentences for the card's metrics")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = parser.parse_args(argv)
