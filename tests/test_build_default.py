@@ -2,29 +2,9 @@
 and minutes of fitting; it is run by hand, see its docstring)."""
 
 import json
-import os
 
 from latentedit import VAEConfig
 from trainers import build_default
-
-
-def test_training_minutes_span_the_run_folder(tmp_path):
-    run, model = tmp_path / "run", tmp_path / "run" / "model"
-    model.mkdir(parents=True)
-    assert build_default.training_minutes(model) is None  # no tokenizer, no weights: unknown
-    (run / "tokenizer.json").write_text("{}")
-    (model / "model.safetensors").write_bytes(b"")
-    os.utime(run / "tokenizer.json", (1000.0, 1000.0))
-    os.utime(model / "model.safetensors", (1000.0 + 95 * 60, 1000.0 + 95 * 60))
-    assert build_default.training_minutes(model) == 95
-    earlier = tmp_path / "stage1" / "model"
-    earlier.mkdir(parents=True)
-    assert build_default.training_minutes(model, earlier) is None  # a stage of unknown length
-    (earlier.parent / "tokenizer.json").write_text("{}")
-    (earlier / "model.safetensors").write_bytes(b"")
-    os.utime(earlier.parent / "tokenizer.json", (0.0, 0.0))
-    os.utime(earlier / "model.safetensors", (20 * 60, 20 * 60))
-    assert build_default.training_minutes(model, earlier) == 115  # the stages add
 
 
 def test_card_names_the_shape_and_the_measured_figures(tmp_path):

@@ -31,6 +31,7 @@ def test_build_writes_a_loadable_model_with_its_card(tmp_path, make_config):
     assert f"| test lines | {len(lines)} |" in card and "slerp: inner points that parse" in card
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["interpolation"]["pairs"] == 4 and metrics["corpus"]["counts"]["test"] == len(lines)
+    assert metrics["train_minutes"] is None and "about ? minutes of training" in card  # no run folder beside it
     assert {"report.json", "codes.png", "interpolation.png"} <= {p.name for p in reports.iterdir()}
 
 

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from latentedit import ConfigError, TransformerVAE
 from latentedit.data import SAMPLE_REVIEWS
 from trainers.config import TrainConfig
-from trainers.train import main, train
+from trainers.train import main, train, training_minutes
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = {
@@ -193,8 +193,29 @@ def test_every_committed_config_loads(path):
     assert TrainConfig.load(path, ["data.train=corpus.txt"] if template else []).training.steps > 0
 
 
-def test_the_default_models_second_stage_continues_the_first():
-    first = TrainConfig.load(REPO / "trainers" / "configs" / "default.toml")
-    second = TrainConfig.load(REPO / "trainers" / "configs" / "default_continue.toml")
+@pytest.mark.parametrize("earlier, later", [("default", "default_continue"), ("default_continue", "default_stage3"),
+                                             ("python_lines", "python_lines_continue")])
+def test_a_built_in_models_next_stage_continues_the_one_before(earlier, later):
+    first = TrainConfig.load(REPO / "trainers" / "configs" / f"{earlier}.toml")
+    second = TrainConfig.load(REPO / "trainers" / "configs" / f"{later}.toml")
     assert second.model == first.model and second.data == first.data  # init_from needs the same [model]
     assert second.training.init_from == f"{first.training.output_dir}/model"
+
+
+def test_training_minutes_span_the_run_folder(tmp_path):
+    run, model = tmp_path / "run", tmp_path / "run" / "model"
+    model.mkdir(parents=True)
+    assert training_minutes(model) is None  # no tokenizer, no weights: unknown
+    (run / "tokenizer.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"")
+    os.utime(run / "tokenizer.json", (1000.0, 1000.0))
+    os.utime(model / "model.safetensors", (1000.0 + 95 * 60, 1000.0 + 95 * 60))
+    assert training_minutes(model) == 95
+    earlier = tmp_path / "stage1" / "model"
+    earlier.mkdir(parents=True)
+    assert training_minutes(model, earlier) is None  # a stage of unknown length
+    (earlier.parent / "tokenizer.json").write_text("{}")
+    (earlier / "model.safetensors").write_bytes(b"")
+    os.utime(earlier.parent / "tokenizer.json", (0.0, 0.0))
+    os.utime(earlier / "model.safetensors", (20 * 60, 20 * 60))
+    assert training_minutes(model, earlier) == 115  # the stages add

@@ -1,6 +1,7 @@
 """Turn a trained model into the shipped default: built-in heads, directions, metrics and model card.
 
-    python -m trainers.build_default [--model runs/default-long/model] [--earlier-stage runs/default/model]
+    python -m trainers.build_default [--model runs/default-stage3/model]
+                                     [--earlier-stage runs/default-long/model --earlier-stage runs/default/model]
                                      [--out latentedit/models/default]
 
 Heads (each fitted on codes, its held-out metric printed and written to the card):
@@ -31,6 +32,8 @@ from latentedit.editor import LatentEditor
 from latentedit.evaluation import reconstruction_metrics
 from latentedit.heads import fit_head
 from latentedit.model_folder import atomic_file
+
+from .train import training_minutes
 
 DEFAULT_OUT = Path("latentedit/models/default")
 
@@ -129,19 +132,6 @@ def health(editor: LatentEditor, root: Path, examples: int) -> dict:
     return {**section, "rate": report.rate, "active_units": f"{report.active_units} / {report.code_size}"}
 
 
-def training_minutes(*stages: Path) -> int | None:
-    """Wall-clock minutes of the training runs that wrote the model folders ``stages`` (a model and
-    the earlier models it continued from), each from its run's tokenizer, written as training
-    starts, to its saved weights (``None`` when a run folder is not beside its model)."""
-    total = 0.0
-    for model in stages:
-        start, end = model.parent / "tokenizer.json", model / "model.safetensors"
-        if not (start.exists() and end.exists()):
-            return None
-        total += end.stat().st_mtime - start.stat().st_mtime
-    return round(total / 60)
-
-
 def write_card(out: Path, summary: dict) -> None:
     card = CARD.format(
         heads="\n".join(f"| `{name}` | {r['kind']} | {r.get('accuracy', r.get('r2', float('nan'))):.3f} "
@@ -172,10 +162,10 @@ def write_card(out: Path, summary: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="runs/default-long/model", help="trained model folder")
+    parser.add_argument("--model", default="runs/default-stage3/model", help="trained model folder")
     parser.add_argument("--earlier-stage", action="append", default=None,
                         help="model folder the training continued from, for the card's training minutes "
-                             "(repeatable; default: runs/default/model, stage 1 of the default)")
+                             "(repeatable; default: runs/default-long/model and runs/default/model, stages 2 and 1)")
     parser.add_argument("--corpus", default="runs/default/corpus/sources.json", help="corpus summary from default_corpus")
     parser.add_argument("--data", help=f"data folder (default: ${datasets.DATA_ENV} or ../shared/data)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the default model folder")
@@ -191,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         root = datasets.data_root(args.data)
     except datasets.DataNotFound as error:
         parser.exit(2, f"error: {error}\n")
-    stages = ["runs/default/model"] if args.earlier_stage is None else args.earlier_stage
+    stages = ["runs/default-long/model", "runs/default/model"] if args.earlier_stage is None else args.earlier_stage
     started = time.perf_counter()
     editor = LatentEditor.load(args.model)
     heads = fit_heads(editor, root, args.per_class, args.hidden)
@@ -224,6 +214,7 @@ Reproduce (from the repository root, with the public datasets in `../shared/data
     python -m trainers.default_corpus
     python -m trainers.train trainers/configs/default.toml            # stage 1
     python -m trainers.train trainers/configs/default_continue.toml   # stage 2: a fresh schedule
+    python -m trainers.train trainers/configs/default_stage3.toml     # stage 3: another one
     python -m trainers.build_default
 
 About {train_minutes} minutes of training on 2 CPU cores (bf16 autocast), no GPU.

@@ -112,6 +112,19 @@ def continue_from(model: TransformerVAE, folder: Path, config: TrainConfig) -> N
     model.load_state_dict(source.state_dict())
 
 
+def training_minutes(*stages: Path) -> int | None:
+    """Wall-clock minutes of the training runs that wrote the model folders ``stages`` (a model and
+    the earlier models it continued from), each from its run's tokenizer, written as training
+    starts, to its saved weights (``None`` when a run folder is not beside its model)."""
+    total = 0.0
+    for model in stages:
+        start, end = model.parent / "tokenizer.json", model / "model.safetensors"
+        if not (start.exists() and end.exists()):
+            return None
+        total += end.stat().st_mtime - start.stat().st_mtime
+    return round(total / 60)
+
+
 def learning_rate_factor(step: int, config: TrainConfig) -> float:
     """Linear warm-up, then cosine decay to min_lr_ratio."""
     t = config.training
