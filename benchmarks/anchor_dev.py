@@ -90,8 +90,9 @@ def figures(results: list, negative: list[str], positive: list[str]) -> dict:
 
 def markdown(result: dict) -> str:
     s = result["settings"]
+    anchors = ",".join(dict.fromkeys(f"{r['anchor']:g}" for r in result["rows"]))
     lines = ["# Source anchoring of sentiment shifts, chosen on Yelp dev", "",
-             f"`python benchmarks/anchor_dev.py --model {s['model']} --per-half {s['per_half']}`", "",
+             f"`python benchmarks/anchor_dev.py --model {s['model']} --per-half {s['per_half']} --anchors {anchors}`", "",
              f"{result['environment']['date']}; {2 * s['per_half']} Li et al. dev sentences (seed {s['seed']}), "
              "negative ones shifted 'positive', positive ones 'negative'. head % = outputs the model's own "
              "sentiment head gives the target (for strength auto it also picked the strength, so it is an upper "

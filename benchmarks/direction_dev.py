@@ -8,7 +8,7 @@ and source anchoring (defaults: the settings benchmarks/anchor_dev.py chose):
 - probe: the normal of a logistic-regression probe, scaled as the library does (the same progress
   along the normal as the mean difference: ``learn_direction(method="probe")``);
 - paired: ``learn_direction(method="paired")``, the mean difference of content-matched pairs
-  (each source-class code and its nearest target-class code);
+  (each source-class code and its nearest target-class code), as long as the mean difference;
 - local difference (k): per sentence, the mean of its k nearest target-class pool codes minus the
   mean of its k nearest source-class ones (a per-cluster direction);
 - local toward (k): per sentence, the mean of its k nearest target-class pool codes minus its code.
@@ -42,7 +42,7 @@ from trainers.build_default import sentiment_direction_texts
 #: per-sentence ("local") kind and its k
 METHODS = {
     "mean": ("mean", False), "probe": ("probe", False), "probe, mean's norm": ("probe", True),
-    "paired": ("paired", False), "paired, mean's norm": ("paired", True),
+    "paired": ("paired", False),
     "local difference (k=20)": ("local difference", 20), "local difference (k=200)": ("local difference", 200),
     "local toward (k=20)": ("local toward", 20), "local toward (k=200)": ("local toward", 200),
 }

@@ -3,9 +3,9 @@
 Learned from two sets of codes (``"mean"``: the difference of their means; ``"probe"``: the
 normal of a logistic-regression probe, scaled so that strength 1 moves the average negative
 code as far along it as the mean difference does; ``"paired"``: the mean of each negative
-code's difference to its nearest positive code, content-matched pairs found in the latent
-space) or from a numeric property (the ridge regression direction, scaled to move one standard
-deviation of the property).
+code's difference to its nearest positive code (content-matched pairs found in the latent
+space), as long as the mean difference so that strengths mean the same) or from a numeric
+property (the ridge regression direction, scaled to move one standard deviation of the property).
 Saved in the model folder as ``directions/<name>.safetensors`` + ``directions/<name>.json``.
 
 >>> import torch
@@ -62,7 +62,8 @@ def learn_direction(name: str, positive: torch.Tensor, negative: torch.Tensor, m
     if method == "mean":
         vector = difference
     elif method == "paired":
-        vector = (nearest(negative, positive) - negative).mean(0)
+        paired = (nearest(negative, positive) - negative).mean(0)
+        vector = paired / paired.norm().clamp(min=1e-12) * difference.norm()
     else:
         from sklearn.linear_model import LogisticRegression
 

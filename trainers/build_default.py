@@ -106,12 +106,12 @@ def sentiment_direction_texts(root: Path, per_class: int) -> tuple[list[str], li
     return [t for t, y in zip(texts, labels) if y == 1], [t for t, y in zip(texts, labels) if y == 0]
 
 
-def learn_directions(editor: LatentEditor, root: Path, per_class: int, method: str) -> None:
+def learn_directions(editor: LatentEditor, root: Path, per_class: int, method: str, sentiment_method: str) -> None:
     positive, negative = sentiment_direction_texts(root, per_class)
-    editor.learn_direction("positive", positive, negative, method=method, head="sentiment", target="positive",
-                           description="Yelp negative -> positive")
-    editor.learn_direction("negative", negative, positive, method=method, head="sentiment", target="negative",
-                           description="Yelp positive -> negative")
+    editor.learn_direction("positive", positive, negative, method=sentiment_method, head="sentiment",
+                           target="positive", description="Yelp negative -> positive")
+    editor.learn_direction("negative", negative, positive, method=sentiment_method, head="sentiment",
+                           target="negative", description="Yelp positive -> negative")
     rated = [r for r in datasets.formality(root) if r.split == "head"]
     formal = [r.text for r in rated if r.score >= 1.0]
     informal = [r.text for r in rated if r.score <= -1.0]
@@ -139,7 +139,8 @@ def write_card(out: Path, summary: dict) -> None:
                         f"{'linear' if not r.get('hidden') else 'MLP ' + str(r['hidden'])}, "
                         f"weight decay {r.get('weight_decay', 1e-3):g} |"
                         for name, r in summary["heads"].items()),
-        directions="\n".join(f"| `{d['name']}` | {d.get('head') or '-'} | {d.get('target') or '-'} | {d.get('description', '')} |"
+        directions="\n".join(f"| `{d['name']}` | {d.get('method', '-')} | {d.get('head') or '-'} | {d.get('target') or '-'} | "
+                             f"{d.get('description', '')} |"
                              for d in summary["directions"]),
         health="\n".join(f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
                          for k, v in summary["health"].items() if not isinstance(v, (list, dict))),
@@ -171,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the default model folder")
     parser.add_argument("--per-class", type=int, default=20000, help="Yelp sentences per class for sentiment")
     parser.add_argument("--hidden", type=int, default=256, help="hidden units of the head MLPs (0 = linear)")
-    parser.add_argument("--direction-method", default="mean", choices=PAIR_METHODS)
+    parser.add_argument("--direction-method", default="mean", choices=PAIR_METHODS,
+                        help="how the formal/informal and shakespearean/modern directions are learned")
+    parser.add_argument("--sentiment-direction-method", default="paired", choices=PAIR_METHODS,
+                        help="how positive/negative are learned (paired beats mean on Yelp dev: "
+                             "benchmarks/results/direction_dev.md)")
     parser.add_argument("--health-examples", type=int, default=1000, help="Yelp dev sentences for the card's metrics")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = parser.parse_args(argv)
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     editor = LatentEditor.load(args.model)
     heads = fit_heads(editor, root, args.per_class, args.hidden)
-    learn_directions(editor, root, args.per_class, args.direction_method)
+    learn_directions(editor, root, args.per_class, args.direction_method, args.sentiment_direction_method)
     summary = {
         "model": editor.model.config.to_dict(),
         "heads": heads,
@@ -268,8 +273,8 @@ below is the held-out metric of the first split, so it is slightly optimistic.
 
 ## Directions
 
-| direction | head (for strength="auto") | target | learned from |
-| --- | --- | --- | --- |
+| direction | method | head (for strength="auto") | target | learned from |
+| --- | --- | --- | --- | --- |
 {directions}
 
 ## Model config
