@@ -80,6 +80,7 @@ def vectors(method: str, codes: torch.Tensor, target: torch.Tensor, source: torc
     if not how.startswith("local"):
         vector = learn_direction("x", target, source, how).vector
         return (vector / vector.norm().clamp(min=1e-12) * length if option else vector).expand_as(codes)
+
     def near(pool: torch.Tensor) -> torch.Tensor:  # the mean of each code's k nearest pool codes: (N, D)
         return pool[torch.cdist(codes, pool).topk(min(option, len(pool)), largest=False).indices].mean(1)
 
