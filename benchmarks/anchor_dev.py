@@ -106,10 +106,11 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def open_sentiment_editor(args) -> tuple[object, Path] | int:
-    """(quiet editor of args.model, data root of args.data) with torch at args.threads, or the exit
-    code after saying why not: 0 when the data is missing (skipped), 2 when the model is missing or
-    lacks the 'positive'/'negative' directions or the sentiment head."""
+def open_sentiment_editor(args) -> tuple[object, Path, list[str], list[str]] | int:
+    """(quiet editor of args.model, data root of args.data, negative and positive dev sentences of
+    args.per_half / args.seed) with torch at args.threads, or the exit code after saying why not:
+    0 when the data is missing (skipped), 2 when the model is missing or lacks the
+    'positive'/'negative' directions or the sentiment head."""
     torch.set_num_threads(args.threads)
     try:
         root = datasets.data_root(args.data)
@@ -126,7 +127,7 @@ def open_sentiment_editor(args) -> tuple[object, Path] | int:
               file=sys.stderr)
         return 2
     editor.quiet = True
-    return editor, root
+    return editor, root, *dev_halves(root, args.per_half, args.seed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     opened = open_sentiment_editor(args)
     if isinstance(opened, int):
         return opened
-    editor, root = opened
-    negative, positive = dev_halves(root, args.per_half, args.seed)
+    editor, _, negative, positive = opened
     rows = []
     for anchor in args.anchors:
         settings = [(f"{s:g}", dict(strength=s)) for s in args.strengths]

@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 import torch
-from anchor_dev import GOALS, dev_halves, figures, open_sentiment_editor
+from anchor_dev import GOALS, figures, open_sentiment_editor
 from common import RESULTS, environment, fmt, markdown_table, write_json, write_text
 
 from latentedit import datasets
@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     opened = open_sentiment_editor(args)
     if isinstance(opened, int):
         return opened
-    editor, root = opened
-    negative, positive = dev_halves(root, args.per_half, args.seed)
+    editor, root, negative, positive = opened
     codes = pool_codes(editor, root, args.per_class)
     shift = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
     rows = []
