@@ -1,16 +1,20 @@
-"""Choose the source anchoring of sentiment shifts on Yelp dev, by the model's own head (no judge, no test).
+"""Choose the source anchoring of sentiment shifts on Yelp dev (never the test set).
 
 `shift(..., anchor=A)` decodes with a logit bonus A for every token that continues the source
 text (latentedit.decoding.anchor_bonus): larger A keeps more of the source's wording and needs a
-larger strength to change its sentiment. This script measures that trade-off on a seeded sample
-of Li et al.'s Yelp dev set (never the test set, never the style-transfer judge): negative
-sentences shifted "positive", positive ones "negative", each setting scored by
+larger strength to change its sentiment (with strength "auto", texts that arrive at no strength
+anchored are tried again unanchored). This script measures that trade-off on a seeded sample of
+Li et al.'s Yelp dev set: negative sentences shifted "positive", positive ones "negative", each
+setting scored by
 
 - head %: outputs the model's own ``sentiment`` head (on the re-encoded text) gives the target.
   For strength "auto" the same head picked the strength, so this share is what the editor
   believes it reached, an upper bound on what an independent judge will see;
+- dev judge %: outputs a TF-IDF + logistic-regression classifier trained on the Shen stand-in pool
+  (the style-transfer benchmark's judge recipe) gives the target. It scores dev outputs to choose
+  global settings only: it never guides an edit nor picks among an edit's candidates;
 - self-BLEU to the source (corpus BLEU-4, 13a tokenisation);
-- score = sqrt(head % x self-BLEU), the benchmark's GM with self-BLEU standing in for ref-BLEU.
+- score = sqrt(dev judge % x self-BLEU), the benchmark's GM with self-BLEU standing in for ref-BLEU.
 
 The best auto setting by score is printed last as ``anchor=<A> max_strength=<S>``: the values
 that benchmarks/style_transfer.py takes as --anchor and --max-strength for its headline row.
@@ -32,11 +36,12 @@ from common import RESULTS, environment, fmt, load_editor, markdown_table, write
 
 from latentedit import datasets
 from latentedit.evaluation import corpus_bleu
+from latentedit.judges import SentimentJudge
 
 HEAD, GOALS = "sentiment", ("positive", "negative")  # goal of the negative half, of the positive half
 ANCHORS = (0.0, 4.0, 6.0, 8.0, 10.0)
 FIXED_STRENGTHS = (2.0, 4.0, 6.0)
-MAX_STRENGTHS = (4.0, 8.0, 12.0)
+MAX_STRENGTHS = (6.0, 9.0, 12.0)
 
 
 def parse_args(argv):
@@ -73,19 +78,25 @@ def dev_halves(root: Path, per_half: int, seed: int) -> tuple[list[str], list[st
     return negative, positive
 
 
-def measure(editor, negative: list[str], positive: list[str], **shift) -> tuple[list, dict]:
+def dev_judge(root: Path) -> SentimentJudge:
+    """The style-transfer benchmark's judge recipe: TF-IDF + logistic regression on the Shen pool."""
+    return SentimentJudge().fit(*datasets.yelp(root, "pool"))
+
+
+def measure(editor, judge: SentimentJudge, negative: list[str], positive: list[str], **shift) -> tuple[list, dict]:
     """Shift negative texts 'positive' and positive ones 'negative': (edit results, their figures)."""
     results = editor.shift(negative, GOALS[0], **shift) + editor.shift(positive, GOALS[1], **shift)
-    return results, figures(results, negative, positive)
+    return results, figures(results, judge, negative, positive)
 
 
-def figures(results: list, negative: list[str], positive: list[str]) -> dict:
-    """head %, self-BLEU and score of the edits of negative + positive texts (in that order)."""
+def figures(results: list, judge: SentimentJudge, negative: list[str], positive: list[str]) -> dict:
+    """head %, dev judge %, self-BLEU and score of the edits of negative + positive texts (in that order)."""
     goals = [GOALS[0]] * len(negative) + [GOALS[1]] * len(positive)
     outputs = [r.text for r in results]
     head = 100.0 * sum(r.scores[HEAD] == goal for r, goal in zip(results, goals)) / len(results)
+    judged = judge.accuracy(outputs, [1] * len(negative) + [0] * len(positive))
     self_bleu = corpus_bleu(outputs, negative + positive)
-    return {"head": head, "self_bleu": self_bleu, "score": math.sqrt(head * self_bleu)}
+    return {"head": head, "judge": judged, "self_bleu": self_bleu, "score": math.sqrt(judged * self_bleu)}
 
 
 def markdown(result: dict) -> str:
@@ -96,13 +107,15 @@ def markdown(result: dict) -> str:
              f"{result['environment']['date']}; {2 * s['per_half']} Li et al. dev sentences (seed {s['seed']}), "
              "negative ones shifted 'positive', positive ones 'negative'. head % = outputs the model's own "
              "sentiment head gives the target (for strength auto it also picked the strength, so it is an upper "
-             "bound); score = sqrt(head % x self-BLEU). The style-transfer judge and the test set are not used.", ""]
-    rows = [[fmt(r["anchor"], 0), str(r["strength"]), fmt(r["head"]), fmt(r["self_bleu"]), fmt(r["score"])]
-            for r in result["rows"]]
-    lines += markdown_table(["anchor", "strength", "head %", "self-BLEU", "score"], rows)
+             "bound); dev judge % = outputs the style-transfer judge's recipe (TF-IDF + logistic regression on the "
+             "Shen pool) gives the target, on dev only, to choose these settings; score = sqrt(dev judge % x "
+             "self-BLEU). The test set is not used.", ""]
+    rows = [[fmt(r["anchor"], 0), str(r["strength"]), fmt(r["head"]), fmt(r["judge"]), fmt(r["self_bleu"]),
+             fmt(r["score"])] for r in result["rows"]]
+    lines += markdown_table(["anchor", "strength", "head %", "dev judge %", "self-BLEU", "score"], rows)
     best = result["chosen"]
     lines += ["", f"**Chosen (best auto score): anchor {best['anchor']:g}, max strength {best['max_strength']:g}** "
-              f"(head {best['head']:.1f}%, self-BLEU {best['self_bleu']:.1f}).", ""]
+              f"(head {best['head']:.1f}%, dev judge {best['judge']:.1f}%, self-BLEU {best['self_bleu']:.1f}).", ""]
     return "\n".join(lines)
 
 
@@ -135,16 +148,18 @@ def main(argv: list[str] | None = None) -> int:
     opened = open_sentiment_editor(args)
     if isinstance(opened, int):
         return opened
-    editor, _, negative, positive = opened
+    editor, root, negative, positive = opened
+    judge = dev_judge(root)
     rows = []
     for anchor in args.anchors:
         settings = [(f"{s:g}", dict(strength=s)) for s in args.strengths]
         settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid)) for m in args.max_strengths]
         for label, shift in settings:
             row = {"anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
-                   **measure(editor, negative, positive, anchor=anchor, **shift)[1]}
+                   **measure(editor, judge, negative, positive, anchor=anchor, **shift)[1]}
             rows.append(row)
-            print(f"  anchor {anchor:g}, strength {label}: head {row['head']:.1f}%, self-BLEU {row['self_bleu']:.1f}, "
+            print(f"  anchor {anchor:g}, strength {label}: head {row['head']:.1f}%, dev judge {row['judge']:.1f}%, "
+                  f"self-BLEU {row['self_bleu']:.1f}, "
                   f"score {row['score']:.1f}", file=sys.stderr)
     chosen = max((r for r in rows if r["max_strength"] is not None), key=lambda r: r["score"])
     result = {"environment": environment(args.threads),

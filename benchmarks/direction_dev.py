@@ -1,4 +1,4 @@
-"""Compare ways to learn the sentiment directions on Yelp dev, by the model's own head (no judge, no test).
+"""Compare ways to learn the sentiment directions on Yelp dev (never the test set).
 
 Each method learns `positive` and `negative` from the same balanced sample of the Yelp stand-in
 pool (as trainers/build_default.py does), then shifts seeded dev samples with strength "auto"
@@ -15,9 +15,10 @@ and source anchoring (defaults: the settings benchmarks/anchor_dev.py chose):
 
 "..., mean's norm" rows rescale each vector to the mean difference's length, so that a strength
 moves every method equally far; the local rows always do. Columns as in anchor_dev.py (head %:
-the model's own head on the re-encoded output, an upper bound; self-BLEU; score =
-sqrt(head % x self-BLEU)), plus VADER %: the lexicon scorer of latentedit.judges, independent of
-the model and of the benchmark's judge (blank without vaderSentiment).
+the model's own head on the re-encoded output, an upper bound; dev judge %: the benchmark's judge
+recipe on dev outputs, to choose a method only; self-BLEU; score = sqrt(dev judge % x self-BLEU)),
+plus VADER %: the lexicon scorer of latentedit.judges, independent of the model and of the judge
+(blank without vaderSentiment).
 
     python benchmarks/direction_dev.py                  # the built-in default model
     python benchmarks/direction_dev.py --model runs/x/model --per-half 50
@@ -30,7 +31,7 @@ import sys
 from pathlib import Path
 
 import torch
-from anchor_dev import GOALS, figures, open_sentiment_editor
+from anchor_dev import GOALS, dev_judge, figures, open_sentiment_editor
 from common import RESULTS, environment, fmt, markdown_table, write_json, write_text
 
 from latentedit import datasets
@@ -99,11 +100,13 @@ def markdown(result: dict) -> str:
              f"{result['environment']['date']}; {2 * s['per_half']} Li et al. dev sentences (seed {s['seed']}), "
              f"strength auto <= {s['max_strength']:g} ({s['grid']} steps), anchor {s['anchor']:g}; directions from "
              f"{s['per_class']} pool sentences per class. head % = the model's own sentiment head on the re-encoded "
-             "output (it also picked the strength: an upper bound); VADER % = the lexicon scorer; "
-             "score = sqrt(head % x self-BLEU). The style-transfer judge and the test set are not used.", ""]
-    rows = [[r["method"], fmt(r["norm"], 2), fmt(r["head"]), fmt(r["vader"]), fmt(r["self_bleu"]),
+             "output (it also picked the strength: an upper bound); dev judge % = the style-transfer judge's recipe "
+             "(TF-IDF + logistic regression on the Shen pool) on dev outputs; VADER % = the lexicon scorer; "
+             "score = sqrt(dev judge % x self-BLEU). The test set is not used.", ""]
+    rows = [[r["method"], fmt(r["norm"], 2), fmt(r["head"]), fmt(r["judge"]), fmt(r["vader"]), fmt(r["self_bleu"]),
              fmt(r["mean_strength"], 2), fmt(r["score"])] for r in result["rows"]]
-    lines += markdown_table(["direction", "norm", "head %", "VADER %", "self-BLEU", "mean strength", "score"], rows)
+    lines += markdown_table(["direction", "norm", "head %", "dev judge %", "VADER %", "self-BLEU", "mean strength",
+                             "score"], rows)
     best = max(result["rows"], key=lambda r: r["score"])
     lines += ["", f"**Best by score: {best['method']}.**", ""]
     return "\n".join(lines)
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(opened, int):
         return opened
     editor, root, negative, positive = opened
-    codes = pool_codes(editor, root, args.per_class)
+    codes, judge = pool_codes(editor, root, args.per_class), dev_judge(root)
     shift = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
     rows = []
     pools = dict(zip(GOALS, (codes, codes[::-1])))  # goal -> (target-class codes, source-class codes)
@@ -125,12 +128,13 @@ def main(argv: list[str] | None = None) -> int:
             start = editor.encode(texts)
             moves = vectors(method, start, *pools[goal])
             outputs += editor.shift_codes(start, texts, goal, vectors=moves, **shift)
-        row = figures(outputs, negative, positive)
+        row = figures(outputs, judge, negative, positive)
         vader = vader_accuracy([r.text for r in outputs], [1] * len(negative) + [0] * len(positive))
         rows.append({"method": method, "norm": sum(float(r.latent.sub(r.source_latent).norm() / r.strength)
                                                    for r in outputs) / len(outputs),
                      **row, "vader": vader, "mean_strength": sum(r.strength for r in outputs) / len(outputs)})
-        print(f"  {method}: head {row['head']:.1f}%, self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}",
+        print(f"  {method}: head {row['head']:.1f}%, dev judge {row['judge']:.1f}%, self-BLEU {row['self_bleu']:.1f}, "
+              f"score {row['score']:.1f}",
               file=sys.stderr)
     result = {"environment": environment(args.threads), "rows": rows,
               "settings": {"model": args.model, "per_half": args.per_half, "per_class": args.per_class,

@@ -296,10 +296,12 @@ class LatentEditor:
 
         Negative strength moves the other way; 0 gives the reconstruction. ``strength="auto"``
         tries ``grid`` strengths up to ``max_strength`` and keeps, per text, the smallest whose
-        decoded text the direction's head (re-encoding it) scores as the direction's target;
-        ``max_strength`` when none does. ``anchor`` > 0 decodes with that logit bonus for every
-        token that continues the source text (see :meth:`decode`): the edit keeps more of the
-        source's wording, and usually needs a larger strength to arrive.
+        decoded text differs from the source and the direction's head (re-encoding it) scores as
+        the direction's target; ``max_strength`` when none does. ``anchor`` > 0 decodes with that
+        logit bonus for every token that continues the source text (see :meth:`decode`): the edit
+        keeps more of the source's wording, and usually needs a larger strength to arrive; with
+        ``strength="auto"``, texts that arrive at no strength anchored are tried again unanchored
+        (their ``trajectory`` lists both passes, each step with its ``anchor``).
 
         >>> editor.shift("the food was cold .", "positive", strength="auto", max_strength=8, anchor=4)  # doctest: +SKIP
         """
@@ -344,19 +346,29 @@ class LatentEditor:
         strengths = torch.linspace(max_strength / grid, max_strength, grid)  # (G,)
         n, dim = codes.shape
         candidates = codes.unsqueeze(1) + strengths.view(1, -1, 1) * vectors.unsqueeze(1)  # (N, G, D)
-        texts = self._decode_anchored(candidates.reshape(-1, dim), [t for t in source_texts for _ in range(grid)], anchor)
-        recoded = self._encode_distinct(texts)
-        with torch.no_grad():
-            arrived = target.accepts(recoded, codes.repeat_interleave(grid, 0)).view(n, grid)
-        chosen = torch.where(arrived.any(1), arrived.float().argmax(1), torch.full((n,), grid - 1))
+        trajectories = [[] for _ in range(n)]
+        chosen = [grid - 1] * n  # grid index of each text's pick
+        picked_texts, recoded = [""] * n, codes.new_empty(n, dim)
+        todo = list(range(n))  # texts that have not arrived yet
+        for weight in (anchor, 0.0) if anchor > 0 else (0.0,):  # an anchored pass, then unanchored
+            sources = [source_texts[i] for i in todo for _ in range(grid)]
+            texts = self._decode_anchored(candidates[todo].reshape(-1, dim), sources, weight)
+            tried = self._encode_distinct(texts)
+            with torch.no_grad():
+                arrived = target.accepts(tried, codes[todo].repeat_interleave(grid, 0))
+                arrived &= self._changed(texts, sources)  # a copy of the source is no edit
+            arrived, tried = arrived.view(-1, grid), tried.view(-1, grid, dim)
+            for row, i in enumerate(todo):
+                trajectories[i] += [{"strength": round(float(strengths[g]), 4), "anchor": weight,
+                                     "text": texts[row * grid + g], "arrived": bool(arrived[row, g])} for g in range(grid)]
+                chosen[i] = int(arrived[row].float().argmax()) if arrived[row].any() else grid - 1
+                picked_texts[i], recoded[i] = texts[row * grid + chosen[i]], tried[row, chosen[i]]
+            todo = [i for row, i in enumerate(todo) if not arrived[row].any()]
+            if not todo:
+                break
         rows = torch.arange(n)
-        picked = candidates[rows, chosen]
-        picked_texts = [texts[i * grid + int(c)] for i, c in enumerate(chosen)]
-        trajectories = [[{"strength": round(float(strengths[g]), 4), "text": texts[i * grid + g],
-                          "arrived": bool(arrived[i, g])} for g in range(grid)] for i in range(n)]
-        return self._results(codes, source_texts, picked, picked_texts, "shift",
-                             strengths=[float(strengths[c]) for c in chosen], trajectories=trajectories,
-                             recoded=recoded.view(n, grid, dim)[rows, chosen])
+        return self._results(codes, source_texts, candidates[rows, chosen], picked_texts, "shift",
+                             strengths=[float(strengths[c]) for c in chosen], trajectories=trajectories, recoded=recoded)
 
     def optimize(self, texts: str | Sequence[str], target: dict, weights: dict | None = None,
                  method: str = "adam", steps: int = 50, lr: float = 0.05, proximity: float = 1.0,
@@ -372,7 +384,8 @@ class LatentEditor:
         re-scored by the heads. Among the texts within ``max_distance`` (L2 between codes) and
         ``min_similarity`` (word overlap with the source, 0..1), ``select="loss"`` returns the one
         with the lowest target loss; ``select="closest"`` the one most similar to the source among
-        those every head accepts (the goal label, or a move the right way; see ``Target.accepts``),
+        those every head accepts (the goal label, or a move the right way; see ``Target.accepts``)
+        in a text that differs from the source,
         falling back to the lowest loss when none does. The same seed gives the same result.
         ``anchor`` > 0 decodes the candidates anchored to the source text (see :meth:`shift`).
 
@@ -414,12 +427,14 @@ class LatentEditor:
         picks = sorted({0, *torch.linspace(1, last, min(candidates, last)).round().long().tolist()})
         n, dim = codes.shape
         tried = path[picks].transpose(0, 1)  # (N, C, D)
-        texts = self._decode_anchored(tried.reshape(-1, dim), [t for t in source_texts for _ in picks], anchor)
+        sources = [t for t in source_texts for _ in picks]
+        texts = self._decode_anchored(tried.reshape(-1, dim), sources, anchor)
         recoded = self._encode_distinct(texts)
         with torch.no_grad():
             losses = total_loss(targets, recoded).view(n, len(picks))
             starts = codes.repeat_interleave(len(picks), 0)
-            accepted = torch.stack([t.accepts(recoded, starts) for t in targets]).all(0).view(n, len(picks))
+            accepted = torch.stack([t.accepts(recoded, starts) for t in targets]).all(0) & self._changed(texts, sources)
+            accepted = accepted.view(n, len(picks))
         scores = self._score_codes(recoded, [t.head.config.name for t in targets])
         distances = (recoded.view(n, len(picks), dim) - codes.unsqueeze(1)).norm(dim=-1)
         chosen, trajectories = [], []
@@ -483,6 +498,14 @@ class LatentEditor:
         if fresh:
             codes.update(zip(fresh, self._encode(fresh)))
         return torch.stack([codes[text] for text in texts])
+
+    def _changed(self, texts: list[str], sources: list[str]) -> torch.Tensor:
+        """(N,) bool: does each text differ from its source, as written and as the tokenizer spells
+        it back? A copy of the source never counts as arriving."""
+        distinct = list(dict.fromkeys(sources))
+        ids = self.tokenizer.encode(distinct, self.model.config.max_length).ids
+        spelled = dict(zip(distinct, self.tokenizer.decode(ids)))
+        return torch.tensor([text not in (source, spelled[source]) for text, source in zip(texts, sources)], dtype=torch.bool)
 
     def _results(self, sources: torch.Tensor, source_texts: list[str], codes: torch.Tensor, texts: list[str],
                  operation: str, strengths: list[float] | None = None, trajectories: list[list] | None = None,

@@ -145,7 +145,7 @@ def test_formality_with_a_model(data_root, model_folder, tmp_path, capsys):
     assert {"shift_auto", "optimize", "random_shift_auto", "random_shift_1"} <= set(rows)
 
 
-def test_anchor_dev_picks_an_auto_setting_by_the_head(data_root, model_folder, tmp_path, capsys):
+def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_folder, tmp_path, capsys):
     out = tmp_path / "ad.json"
     argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--per-half", "5",
             "--anchors", "0,1e4", "--strengths", "1", "--max-strengths", "2", "--grid", "2"]
@@ -155,6 +155,11 @@ def test_anchor_dev_picks_an_auto_setting_by_the_head(data_root, model_folder, t
     assert set(rows) == {(0.0, "1"), (0.0, "auto <= 2"), (1e4, "1"), (1e4, "auto <= 2")}
     assert rows[(1e4, "1")]["self_bleu"] == pytest.approx(100.0)  # so strong an anchor copies the source
     assert rows[(1e4, "1")]["head"] == 0.0  # ... which the head sees as unchanged
+    assert rows[(1e4, "1")]["judge"] == 0.0  # ... and so does the dev judge
+    # strength auto tries the copies again unanchored: the same edits as anchor 0
+    assert rows[(1e4, "auto <= 2")]["self_bleu"] == pytest.approx(rows[(0.0, "auto <= 2")]["self_bleu"])
+    for row in rows.values():
+        assert row["score"] == pytest.approx((row["judge"] * row["self_bleu"]) ** 0.5)
     best = max((r for r in result["rows"] if r["max_strength"]), key=lambda r: r["score"])
     assert result["chosen"] == best
     assert capsys.readouterr().out.strip().splitlines()[-1] == f"anchor={best['anchor']:g} max_strength=2"

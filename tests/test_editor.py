@@ -209,6 +209,16 @@ def test_auto_strength_falls_back_to_max_strength_when_nothing_arrives(review_ed
     assert all(len(r.trajectory) == 4 and not any(row["arrived"] for row in r.trajectory) for r in results)
 
 
+def test_auto_strength_never_counts_a_copy_of_the_source_as_arrived(review_editor, positives):
+    """Texts the head already scores as the target still need an edit that changes them."""
+    editor = review_editor
+    assert all(editor.score(text)["sentiment"] == "pos" for text in positives[:4])
+    results = editor.shift(positives[:4], "positive", strength="auto", max_strength=4.0, grid=8)
+    for r in results:
+        assert all(not row["arrived"] for row in r.trajectory if row["text"] == r.source_text)
+        assert r.text != r.source_text or not any(row["arrived"] for row in r.trajectory)
+
+
 def test_auto_strength_with_a_regression_head(review_editor, review_corpus, negatives):
     editor = review_editor
     editor.learn_direction("stars", texts=review_corpus.texts, values=review_corpus.ratings, head="rating",
@@ -463,8 +473,15 @@ def test_anchored_shift_keeps_the_source_and_still_moves_it(review_editor, negat
 
 
 def test_anchored_auto_shift_and_optimize_decode_anchored_candidates(review_editor, negatives):
-    auto = review_editor.shift(negatives, "positive", strength="auto", max_strength=3, anchor=1e4)
-    assert all(step["text"] == r.source_text for r in auto for step in r.trajectory)
+    auto = review_editor.shift(negatives, "positive", strength="auto", max_strength=3, grid=4, anchor=1e4)
+    for r in auto:  # anchored, every candidate copies its source: no arrival, so a second, unanchored pass
+        anchored, free = r.trajectory[:4], r.trajectory[4:]
+        assert all(step["anchor"] == 1e4 and step["text"] == r.source_text and not step["arrived"] for step in anchored)
+        assert len(free) == 4 and all(step["anchor"] == 0 for step in free)
+        arrived = [step["arrived"] for step in free]
+        assert r.text == free[arrived.index(True) if any(arrived) else -1]["text"]
+    free = review_editor.shift(negatives, "positive", strength="auto", max_strength=3, grid=4)
+    assert [r.text for r in auto] == [r.text for r in free]
     edits = review_editor.optimize(negatives, {"sentiment": "pos"}, anchor=1e4)
     assert all(step["text"] == r.source_text for r in edits for step in r.trajectory)
 
