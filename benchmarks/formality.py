@@ -14,8 +14,9 @@ outputs (-3 informal .. 3 formal), the gain (outputs - sources), the share of ou
 above their source, self-BLEU (13a, to the source) and how many outputs are unchanged.
 
 Rows: latentedit shift along "formal" at strength "auto" (N = grid, smallest strength whose
-decoded text the head rates above the source; decoded with `--anchor`, the source anchoring, and
-also without it when `--anchor` > 0) and at `--strength`; latentedit optimize toward
+decoded text the head rates above the source; decoded with `--anchor`, the source anchoring, where
+texts that arrive at no strength anchored are tried again unanchored, N = 2 x grid; and also
+without it when `--anchor` > 0) and at `--strength`; latentedit optimize toward
 {"formality": "max"} (defaults, N <= 7); a random direction of the same norm (seeded) at "auto"
 and at `--strength`; copy-input. A strength sweep of the learned and the random direction shows
 the trade-off between gain and self-BLEU. Without the direction (or head) those rows are
@@ -116,11 +117,12 @@ def latentedit_rows(editor, sources: list[str], judge: FormalityJudge, args, not
 
     auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
     anchored = f", anchor {args.anchor:g}" if args.anchor else ""
+    auto_candidates = args.grid * (2 if args.anchor else 1)  # anchored, then unanchored for texts that did not arrive
     by_head = f"the model's {head!r} head on the re-encoded decoded text (smallest strength it rates above the source)"
     for name, label in ((DIRECTION, "latentedit shift"), ("random_formal", "random direction, equal norm")):
         prefix = "random_" if name.startswith("random") else ""
         if "shift_auto" not in notes:
-            add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, args.grid,
+            add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates,
                 lambda texts, d=name: editor.shift(texts, d, **auto))
             if args.anchor and not prefix:
                 add("shift_auto_unanchored", f"{label}, strength auto, no anchor", by_head, args.grid,

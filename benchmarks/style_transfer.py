@@ -21,7 +21,8 @@ Rows:
   the positive half; per sentence the smallest of `--grid` strengths up to `--max-strength` whose
   decoded text the direction's head scores as the target, N = grid), decoded with `--anchor`
   (source anchoring: a logit bonus for every token that continues the source; choose it on dev
-  with benchmarks/anchor_dev.py), and without anchoring when `--anchor` > 0; and at `--strength`;
+  with benchmarks/anchor_dev.py; texts that arrive at no strength anchored are tried again
+  unanchored, so N = 2 x grid), and without anchoring when `--anchor` > 0; and at `--strength`;
 - latentedit optimize toward {"sentiment": "positive"/"negative"} (default settings: Adam, 50
   steps, up to 6 decoded candidates + the start, N <= 7, picked by the model's head: the lowest
   target loss, and with select="closest" the most similar to the source among those it accepts);
@@ -193,10 +194,11 @@ def latentedit_rows(editor, data: dict, judge: SentimentJudge, args, notes: dict
 
     auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
     anchored = f", anchor {args.anchor:g}" if args.anchor else ""
+    auto_candidates = args.grid * (2 if args.anchor else 1)  # anchored, then unanchored for texts that did not arrive
     by_head = f"the model's {HEAD!r} head on the re-encoded decoded text (smallest strength it scores as the target)"
     for prefix, label in (("", "latentedit shift"), ("random_", "random direction, equal norm")):
         if "shift_auto" not in notes:
-            add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, args.grid,
+            add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates,
                 lambda texts, goal, p=prefix: editor.shift(texts, p + goal, **auto))
             if args.anchor and not prefix:
                 add("shift_auto_unanchored", f"{label}, strength auto, no anchor", by_head, args.grid,

@@ -107,7 +107,8 @@ def test_style_transfer_with_a_model(data_root, model_folder, tmp_path, capsys):
     rows = {r["key"]: r for r in result["rows"]}
     assert {"shift_auto", "shift_1", "optimize", "optimize_closest", "random_shift_auto", "random_shift_1"} <= set(rows)
     assert last == f"yelp_transfer_gm={rows['shift_auto']['gm']:.2f}"
-    assert rows["shift_auto"]["candidates"] == 8 and rows["shift_1"]["candidates"] == 1
+    assert rows["shift_auto"]["candidates"] == 16 and rows["shift_1"]["candidates"] == 1  # anchored, then unanchored
+    assert rows["shift_auto_unanchored"]["candidates"] == 8
     assert [p["strength"] for p in result["sweep"]["learned"]] == [0.0, 1.0]
     assert result["sweep"]["random"][0] == result["sweep"]["learned"][0]  # strength 0: the same reconstruction
     assert rows["shift_auto_unanchored"]["system"] == "latentedit shift, strength auto, no anchor"
