@@ -27,7 +27,7 @@ DEMO_INFORMAL = ["hey whats up , u coming tonight ?", "lol that movie was sooo b
 DEMO_TWEET = "Thank you to everyone who came out tonight. We will win!"
 # The shifts keep the source's wording (anchoring) with the setting benchmarks/anchor_dev.py picked
 # on Yelp dev for the shipped model (benchmarks/results/anchor_dev.md).
-DEMO_ANCHOR, DEMO_MAX_STRENGTH = 8.0, 9.0
+DEMO_ANCHOR, DEMO_MAX_STRENGTH = 10.0, 9.0
 
 
 def run(workdir: Path) -> None:

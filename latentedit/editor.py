@@ -303,7 +303,7 @@ class LatentEditor:
         ``strength="auto"``, texts that arrive at no strength anchored are tried again unanchored
         (their ``trajectory`` lists both passes, each step with its ``anchor``).
 
-        >>> editor.shift("the food was cold .", "positive", strength="auto", max_strength=9, anchor=8)  # doctest: +SKIP
+        >>> editor.shift("the food was cold .", "positive", strength="auto", max_strength=9, anchor=10)  # doctest: +SKIP
         """
         single, texts = _as_list(texts)
 

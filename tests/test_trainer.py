@@ -194,6 +194,7 @@ def test_every_committed_config_loads(path):
 
 
 @pytest.mark.parametrize("earlier, later", [("default", "default_continue"), ("default_continue", "default_stage3"),
+                                             ("default_stage3", "default_stage4"),
                                              ("python_lines", "python_lines_continue"),
                                              ("python_lines_continue", "python_lines_stage3")])
 def test_a_built_in_models_next_stage_continues_the_one_before(earlier, later):

@@ -1,7 +1,7 @@
 """Turn a trained model into the shipped default: built-in heads, directions, metrics and model card.
 
-    python -m trainers.build_default [--model runs/default-stage3/model]
-                                     [--earlier-stage runs/default-long/model --earlier-stage runs/default/model]
+    python -m trainers.build_default [--model runs/default-stage4/model]
+                                     [--earlier-stage runs/default-stage3/model --earlier-stage ...]
                                      [--out latentedit/models/default]
 
 Heads (each fitted on codes, its held-out metric printed and written to the card):
@@ -163,10 +163,11 @@ def write_card(out: Path, summary: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="runs/default-stage3/model", help="trained model folder")
+    parser.add_argument("--model", default="runs/default-stage4/model", help="trained model folder")
     parser.add_argument("--earlier-stage", action="append", default=None,
                         help="model folder the training continued from, for the card's training minutes "
-                             "(repeatable; default: runs/default-long/model and runs/default/model, stages 2 and 1)")
+                             "(repeatable; default: runs/default-stage3/model, runs/default-long/model and "
+                             "runs/default/model, stages 3, 2 and 1)")
     parser.add_argument("--corpus", default="runs/default/corpus/sources.json", help="corpus summary from default_corpus")
     parser.add_argument("--data", help=f"data folder (default: ${datasets.DATA_ENV} or ../shared/data)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the default model folder")
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         root = datasets.data_root(args.data)
     except datasets.DataNotFound as error:
         parser.exit(2, f"error: {error}\n")
-    stages = ["runs/default-long/model", "runs/default/model"] if args.earlier_stage is None else args.earlier_stage
+    stages = args.earlier_stage or ["runs/default-stage3/model", "runs/default-long/model", "runs/default/model"]
     started = time.perf_counter()
     editor = LatentEditor.load(args.model)
     heads = fit_heads(editor, root, args.per_class, args.hidden)
@@ -220,6 +221,7 @@ Reproduce (from the repository root, with the public datasets in `../shared/data
     python -m trainers.train trainers/configs/default.toml            # stage 1
     python -m trainers.train trainers/configs/default_continue.toml   # stage 2: a fresh schedule
     python -m trainers.train trainers/configs/default_stage3.toml     # stage 3: another one
+    python -m trainers.train trainers/configs/default_stage4.toml     # stage 4: and another
     python -m trainers.build_default
 
 About {train_minutes} minutes of training on 2 CPU cores (bf16 autocast), no GPU.
