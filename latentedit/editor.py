@@ -505,7 +505,8 @@ class LatentEditor:
         distinct = list(dict.fromkeys(sources))
         ids = self.tokenizer.encode(distinct, self.model.config.max_length).ids
         spelled = dict(zip(distinct, self.tokenizer.decode(ids)))
-        return torch.tensor([text not in (source, spelled[source]) for text, source in zip(texts, sources)], dtype=torch.bool)
+        return torch.tensor([text not in (source, spelled[source]) for text, source in zip(texts, sources)],
+                            dtype=torch.bool, device=self.device)
 
     def _results(self, sources: torch.Tensor, source_texts: list[str], codes: torch.Tensor, texts: list[str],
                  operation: str, strengths: list[float] | None = None, trajectories: list[list] | None = None,
