@@ -159,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                    **measure(editor, judge, negative, positive, anchor=anchor, **shift)[1]}
             rows.append(row)
             print(f"  anchor {anchor:g}, strength {label}: head {row['head']:.1f}%, dev judge {row['judge']:.1f}%, "
-                  f"self-BLEU {row['self_bleu']:.1f}, "
-                  f"score {row['score']:.1f}", file=sys.stderr)
+                  f"self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}", file=sys.stderr)
     chosen = max((r for r in rows if r["max_strength"] is not None), key=lambda r: r["score"])
     result = {"environment": environment(args.threads),
               "settings": {"model": args.model, "per_half": args.per_half, "grid": args.grid, "seed": args.seed},

@@ -342,7 +342,7 @@ class LatentEditor:
                              "target=, or give a numeric strength")
         max_strength = check_number("max_strength", max_strength, -MAX_STRENGTH, MAX_STRENGTH)
         grid = check_int("grid", grid, minimum=1)
-        target = parse_targets({direction.head: direction.target}, self.heads)[0]
+        targets = parse_targets({direction.head: direction.target}, self.heads)
         strengths = torch.linspace(max_strength / grid, max_strength, grid)  # (G,)
         n, dim = codes.shape
         candidates = codes.unsqueeze(1) + strengths.view(1, -1, 1) * vectors.unsqueeze(1)  # (N, G, D)
@@ -354,9 +354,7 @@ class LatentEditor:
             sources = [source_texts[i] for i in todo for _ in range(grid)]
             texts = self._decode_anchored(candidates[todo].reshape(-1, dim), sources, weight)
             tried = self._encode_distinct(texts)
-            with torch.no_grad():
-                arrived = target.accepts(tried, codes[todo].repeat_interleave(grid, 0))
-                arrived &= self._changed(texts, sources)  # a copy of the source is no edit
+            arrived = self._accepted(targets, tried, codes[todo].repeat_interleave(grid, 0), texts, sources)
             arrived, tried = arrived.view(-1, grid), tried.view(-1, grid, dim)
             for row, i in enumerate(todo):
                 trajectories[i] += [{"strength": round(float(strengths[g]), 4), "anchor": weight,
@@ -432,9 +430,7 @@ class LatentEditor:
         recoded = self._encode_distinct(texts)
         with torch.no_grad():
             losses = total_loss(targets, recoded).view(n, len(picks))
-            starts = codes.repeat_interleave(len(picks), 0)
-            accepted = torch.stack([t.accepts(recoded, starts) for t in targets]).all(0) & self._changed(texts, sources)
-            accepted = accepted.view(n, len(picks))
+        accepted = self._accepted(targets, recoded, codes.repeat_interleave(len(picks), 0), texts, sources).view(n, len(picks))
         scores = self._score_codes(recoded, [t.head.config.name for t in targets])
         distances = (recoded.view(n, len(picks), dim) - codes.unsqueeze(1)).norm(dim=-1)
         chosen, trajectories = [], []
@@ -499,14 +495,17 @@ class LatentEditor:
             codes.update(zip(fresh, self._encode(fresh)))
         return torch.stack([codes[text] for text in texts])
 
-    def _changed(self, texts: list[str], sources: list[str]) -> torch.Tensor:
-        """(N,) bool: does each text differ from its source, as written and as the tokenizer spells
-        it back? A copy of the source never counts as arriving."""
+    def _accepted(self, targets: list, recoded: torch.Tensor, starts: torch.Tensor, texts: list[str],
+                  sources: list[str]) -> torch.Tensor:
+        """(N,) bool: has each decoded text arrived? Every target accepts its re-encoded code (N, D)
+        against its start code (see ``Target.accepts``), and the text is no copy of its source,
+        as written or as the tokenizer spells the source back."""
+        with torch.no_grad():
+            accepted = torch.stack([t.accepts(recoded, starts) for t in targets]).all(0)
         distinct = list(dict.fromkeys(sources))
-        ids = self.tokenizer.encode(distinct, self.model.config.max_length).ids
-        spelled = dict(zip(distinct, self.tokenizer.decode(ids)))
-        return torch.tensor([text not in (source, spelled[source]) for text, source in zip(texts, sources)],
-                            dtype=torch.bool, device=self.device)
+        spelled = dict(zip(distinct, self.tokenizer.decode(self.tokenizer.encode(distinct, self.model.config.max_length).ids)))
+        changed = [text not in (source, spelled[source]) for text, source in zip(texts, sources)]
+        return accepted & torch.tensor(changed, dtype=torch.bool, device=accepted.device)
 
     def _results(self, sources: torch.Tensor, source_texts: list[str], codes: torch.Tensor, texts: list[str],
                  operation: str, strengths: list[float] | None = None, trajectories: list[list] | None = None,
