@@ -16,8 +16,11 @@ setting scored by
 - self-BLEU to the source (corpus BLEU-4, 13a tokenisation);
 - score = sqrt(dev judge % x self-BLEU), the benchmark's GM with self-BLEU standing in for ref-BLEU.
 
-The best auto setting by score is printed last as ``anchor=<A> max_strength=<S>``: the values
-that benchmarks/style_transfer.py takes as --anchor and --max-strength for its headline row.
+Every auto setting is measured as it decodes and again with ``revert=True`` (changed word spans
+put back to the source's wording while the model's head still accepts; latentedit/revert.py).
+The best auto setting by score is printed last as ``anchor=<A> max_strength=<S> revert=<bool>``:
+the values that benchmarks/style_transfer.py takes as --anchor, --max-strength and --revert for
+its headline row.
 
     python benchmarks/anchor_dev.py                       # the built-in default model, 100 + 100 dev sentences
     python benchmarks/anchor_dev.py --model runs/x/model --per-half 50
@@ -110,11 +113,12 @@ def markdown(result: dict) -> str:
              "bound); dev judge % = outputs the style-transfer judge's recipe (TF-IDF + logistic regression on the "
              "Shen pool) gives the target, on dev only, to choose these settings; score = sqrt(dev judge % x "
              "self-BLEU). The test set is not used.", ""]
-    rows = [[fmt(r["anchor"], 0), str(r["strength"]), fmt(r["head"]), fmt(r["judge"]), fmt(r["self_bleu"]),
-             fmt(r["score"])] for r in result["rows"]]
-    lines += markdown_table(["anchor", "strength", "head %", "dev judge %", "self-BLEU", "score"], rows)
+    rows = [[fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("revert") else "no", fmt(r["head"]),
+             fmt(r["judge"]), fmt(r["self_bleu"]), fmt(r["score"])] for r in result["rows"]]
+    lines += markdown_table(["anchor", "strength", "revert", "head %", "dev judge %", "self-BLEU", "score"], rows)
     best = result["chosen"]
-    lines += ["", f"**Chosen (best auto score): anchor {best['anchor']:g}, max strength {best['max_strength']:g}** "
+    lines += ["", f"**Chosen (best auto score): anchor {best['anchor']:g}, max strength {best['max_strength']:g}, "
+              f"revert {'yes' if best.get('revert') else 'no'}** "
               f"(head {best['head']:.1f}%, dev judge {best['judge']:.1f}%, self-BLEU {best['self_bleu']:.1f}).", ""]
     return "\n".join(lines)
 
@@ -153,13 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for anchor in args.anchors:
         settings = [(f"{s:g}", dict(strength=s)) for s in args.strengths]
-        settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid)) for m in args.max_strengths]
+        settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid, revert=revert))
+                     for m in args.max_strengths for revert in (False, True)]
         for label, shift in settings:
             row = {"anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
-                   **measure(editor, judge, negative, positive, anchor=anchor, **shift)[1]}
+                   "revert": shift.get("revert", False), **measure(editor, judge, negative, positive, anchor=anchor, **shift)[1]}
             rows.append(row)
-            print(f"  anchor {anchor:g}, strength {label}: head {row['head']:.1f}%, dev judge {row['judge']:.1f}%, "
-                  f"self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}", file=sys.stderr)
+            print(f"  anchor {anchor:g}, strength {label}{', revert' if row['revert'] else ''}: head {row['head']:.1f}%, "
+                  f"dev judge {row['judge']:.1f}%, self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}", file=sys.stderr)
     chosen = max((r for r in rows if r["max_strength"] is not None), key=lambda r: r["score"])
     result = {"environment": environment(args.threads),
               "settings": {"model": args.model, "per_half": args.per_half, "grid": args.grid, "seed": args.seed},
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     write_json(result, out)
     write_text(markdown(result), out.with_suffix(".md"))
-    print(f"anchor={chosen['anchor']:g} max_strength={chosen['max_strength']:g}")
+    print(f"anchor={chosen['anchor']:g} max_strength={chosen['max_strength']:g} revert={chosen['revert']}")
     return 0
 
 

@@ -32,10 +32,19 @@ def add_edit_options(ap, sweep: tuple[float, ...]) -> None:
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto' (N of those rows)")
     ap.add_argument("--anchor", type=float, default=0.0, help="source anchoring (logit bonus for continuing the "
                                                               "source text) of the strength='auto' rows")
+    ap.add_argument("--revert", action="store_true", help="the strength='auto' rows revert changed word spans to the "
+                                                          "source's wording while the head still accepts (revert=True)")
     ap.add_argument("--sweep", default=",".join(map(str, sweep)), help="strengths of the sweep (the trade-off curve), "
                                                                       "comma separated")
     ap.add_argument("--threads", type=int, default=1, help="torch (and BLAS) threads")
     ap.add_argument("--device", default="cpu", help="torch device for the model")
+
+
+def auto_candidates(args) -> int | str:
+    """N of a strength='auto' row: the grid's strengths, twice when anchored (texts that arrive at
+    no strength anchored are tried again unanchored), and with --revert the reverts tried too."""
+    n = args.grid * (2 if args.anchor else 1)
+    return f"{n} + reverts" if args.revert else n
 
 
 def parse_edit_args(ap, argv, name: str):

@@ -18,8 +18,10 @@ b candidates in one batch; a sweep times, beside the floor, optimize at fewer ca
 steps (public API) and with PROTOTYPES patched in for this process only (an early-stopping Adam
 written out without torch.optim; re-encoding only texts not yet encoded in the call); a short
 check times floor and optimize at torch's default thread count too; shift is split the same way,
-and two decoding alternatives (length-sorted batches; greedy that drops finished rows) are timed
-on the same sentences, with their outputs checked against the library's. No library code changes.
+and reconstruct is timed on the same sentences in length-sorted batches and, for a float32 run,
+with the same model in bfloat16 (``LatentEditor.to(precision="bfloat16")``), each with its outputs
+checked against float32 reconstruct's. ``--precision bfloat16`` runs every measurement in
+bfloat16. No library code changes.
 
 Threads: measurements run with 1 torch thread unless ``--threads`` says otherwise. On a shared
 2-core machine, two torch threads spin against the other jobs at every operator and these small
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import datetime
 import inspect
 import json
@@ -95,6 +98,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                                      f"quick {QUICK['thread_texts']})")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads for the measurements, 0: torch's default (see the module docstring)")
+    ap.add_argument("--precision", default="float32", choices=("float32", "bfloat16"),
+                    help="the precision the model runs in for every measurement (LatentEditor.to(precision=...))")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="result JSON (default benchmarks/results/edit_speed.json, edit_speed_quick.json "
                                   "with --quick); a .md table is written beside it")
@@ -150,8 +155,9 @@ def prepare(args) -> tuple[LatentEditor, dict, tempfile.TemporaryDirectory | Non
         holder = tempfile.TemporaryDirectory(prefix="edit_speed_")
         print(f"training the sample model for {args.train_steps} steps ...", file=sys.stderr)
         folder, about = train_sample_model(args.train_steps, args.seed, Path(holder.name))
-    editor = LatentEditor.load(folder)
+    editor = LatentEditor.load(folder).to(precision=args.precision)
     editor.quiet = True
+    about["precision"] = args.precision
     about["config"] = editor.model.config.to_dict()
     about["parameters"] = sum(p.numel() for p in editor.model.parameters())
     return editor, about, holder
@@ -407,46 +413,6 @@ def decode_batch_cost(editor: LatentEditor, text: str, sizes=(1, 2, 3, 4, 7), re
 
 # -- shift ----------------------------------------------------------------------------------------
 
-def greedy_dropping_finished(model, z: torch.Tensor, max_length: int) -> torch.Tensor:
-    """Greedy decoding that removes finished rows from the batch (and the cache); same output."""
-    from latentedit.decoding import _new_cache
-
-    cfg = model.config
-    z = z.view(z.shape[0], cfg.latent_tokens, cfg.latent_dim)
-    memory, offset = model.latent_context(z)
-    cache = _new_cache()
-    batch = z.shape[0]
-    out = torch.full((batch, max_length), cfg.pad_token_id, dtype=torch.long)
-    alive = torch.arange(batch)
-    current = torch.full((batch, 1), cfg.bos_token_id, dtype=torch.long)
-    length = 0
-    for step in range(max_length):
-        next_ids = model.decoder_logits(current, memory, offset, cache)[:, -1].float().argmax(-1)
-        out[alive, step] = next_ids
-        length = step + 1
-        done = next_ids == cfg.eos_token_id
-        if done.all():
-            break
-        if done.any():
-            keep = (~done).nonzero().squeeze(1)
-            cache.reorder_cache(keep)
-            memory = memory[keep]
-            offset = offset[keep] if offset is not None else None
-            alive, next_ids = alive[keep], next_ids[keep]
-        current = next_ids.unsqueeze(1)
-    return out[:, :length]
-
-
-def decode_dropping_finished(editor: LatentEditor, codes: torch.Tensor) -> list[str]:
-    texts = []
-    with torch.no_grad():
-        for start in range(0, codes.shape[0], editor.batch_size):
-            ids = greedy_dropping_finished(editor.model, codes[start : start + editor.batch_size],
-                                           editor.model.config.max_length - 1)
-            texts.extend(editor.tokenizer.decode(ids))
-    return texts
-
-
 def shift_throughput(editor: LatentEditor, sentences: list[str], runs: int) -> dict:
     n = len(sentences)
     order = sorted(range(n), key=lambda i: len(editor.tokenizer.encode([sentences[i]], 512).ids[0].nonzero()))
@@ -463,8 +429,10 @@ def shift_throughput(editor: LatentEditor, sentences: list[str], runs: int) -> d
         "shift": lambda: editor.shift(sentences, DIRECTION, strength=1.0),
         "reconstruct": lambda: editor.reconstruct(sentences),
         "reconstruct, length-sorted batches": sorted_reconstruct,
-        "reconstruct, greedy dropping finished rows": lambda: decode_dropping_finished(editor, editor.encode(sentences)),
     }
+    if editor.model.shared.weight.dtype == torch.float32:  # the same model in bfloat16, same process
+        other = LatentEditor(copy.deepcopy(editor.model), quiet=True).to(precision="bfloat16")
+        variants["reconstruct, bfloat16"] = lambda: other.reconstruct(sentences)
     variants["shift"](), variants["reconstruct"]()  # warm-up
     seconds = {name: [] for name in variants}
     cpu = {name: [] for name in variants}
@@ -482,8 +450,11 @@ def shift_throughput(editor: LatentEditor, sentences: list[str], runs: int) -> d
     rates = {name: {"per_run": [round(n / s, 1) for s in seconds[name]], "median": round(med([n / s for s in seconds[name]]), 1),
                     "median_seconds": round(med(seconds[name]), 4),
                     "median_per_cpu_s": round(med([n / s for s in cpu[name]]), 1)} for name in variants}
-    for name in ("reconstruct, length-sorted batches", "reconstruct, greedy dropping finished rows"):
-        rates[name]["same_texts_as_reconstruct"] = outputs[name] == reference
+    sorted_name = "reconstruct, length-sorted batches"
+    rates[sorted_name]["same_texts_as_reconstruct"] = outputs[sorted_name] == reference
+    if "reconstruct, bfloat16" in outputs:
+        same = sum(a == b for a, b in zip(outputs["reconstruct, bfloat16"], reference))
+        rates["reconstruct, bfloat16"]["share_of_texts_as_float32"] = round(same / n, 4)
     with Recorder(editor) as rec:
         total, results = timed(variants["shift"])
     encodes = [c for c in rec.calls if c[0] == "encode"]  # per batch: the sources, then the decoded texts
@@ -549,7 +520,8 @@ def markdown(result: dict) -> str:
              f"Model: {result['model']['source']} (d{result['model']['config']['d_model']}, "
              f"{result['model']['config']['encoder_layers']}+{result['model']['config']['decoder_layers']} layers, latent "
              f"{result['model']['config']['latent_tokens']}x{result['model']['config']['latent_dim']}, "
-             f"{result['model']['parameters'] / 1e6:.2f} M parameters). Head {HEAD!r} (held-out accuracy "
+             f"{result['model']['parameters'] / 1e6:.2f} M parameters), run in {result['model'].get('precision', 'float32')}. "
+             f"Head {HEAD!r} (held-out accuracy "
              f"{result['edits']['head']['accuracy']:.3f}); target {{{HEAD!r}: {GOAL!r}}} on {s['texts']} negative sample "
              f"sentences, {s['repeats']} interleaved repeats each.", "",
              "| " + " | ".join(LATENCY_HEADERS) + " |", "|" + " --- |" * len(LATENCY_HEADERS)]
@@ -585,6 +557,10 @@ def markdown(result: dict) -> str:
               f"batch size {result['shift']['batch_size']}, {result['shift']['runs']} runs:", "",
               "| " + " | ".join(SHIFT_HEADERS) + " |", "|" + " --- |" * len(SHIFT_HEADERS)]
     lines += ["| " + " | ".join(r) + " |" for r in shift_rows(result)]
+    if "reconstruct, bfloat16" in sh["sentences_per_s"]:
+        share = sh["sentences_per_s"]["reconstruct, bfloat16"]["share_of_texts_as_float32"]
+        lines += ["", f"reconstruct, bfloat16: the same model converted with LatentEditor.to(precision='bfloat16') in this "
+                  f"process; {100 * share:.1f}% of its texts equal the float32 reconstruction."]
     split = sh["shift_breakdown_one_run_ms"]
     lines += ["", f"shift / reconstruct throughput = {sh['shift_vs_reconstruct_throughput_ratio']:.2f}. One shift run: "
               f"encode {split['encode']:.0f} ms, decode {split['decode']:.0f} ms, re-encode of the outputs for scores "

@@ -16,7 +16,9 @@ above their source, self-BLEU (13a, to the source) and how many outputs are unch
 Rows: latentedit shift along "formal" at strength "auto" (N = grid, smallest strength whose
 decoded text the head rates above the source; decoded with `--anchor`, the source anchoring, where
 texts that arrive at no strength anchored are tried again unanchored, N = 2 x grid; and also
-without it when `--anchor` > 0) and at `--strength`; latentedit optimize toward
+without it when `--anchor` > 0; with `--revert`, changed word spans go back to the source's
+wording while the head still rates the text above the source, beside the row without it) and at
+`--strength`; latentedit optimize toward
 {"formality": "max"} (defaults, N <= 7); a random direction of the same norm (seeded) at "auto"
 and at `--strength`; copy-input. A strength sweep of the learned and the random direction shows
 the trade-off between gain and self-BLEU. Without the direction (or head) those rows are
@@ -43,6 +45,7 @@ import numpy as np
 import torch
 from common import (
     add_edit_options,
+    auto_candidates,
     environment,
     fmt,
     load_editor,
@@ -115,18 +118,23 @@ def latentedit_rows(editor, sources: list[str], judge: FormalityJudge, args, not
         print(f"  {label}: gain {row['gain']:+.2f}, self-BLEU {row['self_bleu']:.1f} ({timing['seconds']:.0f} s)",
               file=sys.stderr)
 
-    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
-    anchored = f", anchor {args.anchor:g}" if args.anchor else ""
-    auto_candidates = args.grid * (2 if args.anchor else 1)  # anchored, then unanchored for texts that did not arrive
+    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor, revert=args.revert)
+    reverted = ", revert" if args.revert else ""
+    anchored = (f", anchor {args.anchor:g}" if args.anchor else "") + reverted
     by_head = f"the model's {head!r} head on the re-encoded decoded text (smallest strength it rates above the source)"
     for name, label in ((DIRECTION, "latentedit shift"), ("random_formal", "random direction, equal norm")):
         prefix = "random_" if name.startswith("random") else ""
         if "shift_auto" not in notes:
-            add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates,
+            add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates(args),
                 lambda texts, d=name: editor.shift(texts, d, **auto))
             if args.anchor and not prefix:
-                add("shift_auto_unanchored", f"{label}, strength auto, no anchor", by_head, args.grid,
+                add("shift_auto_unanchored", f"{label}, strength auto, no anchor{reverted}", by_head,
+                    f"{args.grid} + reverts" if args.revert else args.grid,
                     lambda texts: editor.shift(texts, DIRECTION, **{**auto, "anchor": 0.0}))
+            if args.revert and not prefix:
+                add("shift_auto_no_revert", f"{label}, strength auto{anchored.removesuffix(reverted)}, no revert", by_head,
+                    args.grid * (2 if args.anchor else 1),
+                    lambda texts: editor.shift(texts, DIRECTION, **{**auto, "revert": False}))
         add(f"{prefix}shift_{args.strength:g}", f"{label}, strength {args.strength:g}", "none (one decode)", 1,
             lambda texts, d=name: editor.shift(texts, d, args.strength))
         if not prefix and "optimize" not in notes:

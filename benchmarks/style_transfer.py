@@ -22,7 +22,10 @@ Rows:
   decoded text the direction's head scores as the target, N = grid), decoded with `--anchor`
   (source anchoring: a logit bonus for every token that continues the source; choose it on dev
   with benchmarks/anchor_dev.py; texts that arrive at no strength anchored are tried again
-  unanchored, so N = 2 x grid), and without anchoring when `--anchor` > 0; and at `--strength`;
+  unanchored, so N = 2 x grid), and without anchoring when `--anchor` > 0; with `--revert`, each
+  arrived text's changed word spans go back to the source's wording while the same head still
+  scores it as the target (latentedit/revert.py; N adds the reverts tried), beside the same row
+  without reverting; and at `--strength`;
 - latentedit optimize toward {"sentiment": "positive"/"negative"} (default settings: Adam, 50
   steps, up to 6 decoded candidates + the start, N <= 7, picked by the model's head: the lowest
   target loss, and with select="closest" the most similar to the source among those it accepts);
@@ -63,6 +66,7 @@ from pathlib import Path
 import torch
 from common import (
     add_edit_options,
+    auto_candidates,
     environment,
     fmt,
     load_editor,
@@ -192,17 +196,22 @@ def latentedit_rows(editor, data: dict, judge: SentimentJudge, args, notes: dict
         print(f"  {label}: judge {row['judge_accuracy']:.1f}, self-BLEU {row['self_bleu']:.1f}, "
               f"GM {fmt(row['gm'])} ({timing['seconds']:.0f} s)", file=sys.stderr)
 
-    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
-    anchored = f", anchor {args.anchor:g}" if args.anchor else ""
-    auto_candidates = args.grid * (2 if args.anchor else 1)  # anchored, then unanchored for texts that did not arrive
+    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor, revert=args.revert)
+    reverted = ", revert" if args.revert else ""
+    anchored = (f", anchor {args.anchor:g}" if args.anchor else "") + reverted
     by_head = f"the model's {HEAD!r} head on the re-encoded decoded text (smallest strength it scores as the target)"
     for prefix, label in (("", "latentedit shift"), ("random_", "random direction, equal norm")):
         if "shift_auto" not in notes:
-            add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates,
+            add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates(args),
                 lambda texts, goal, p=prefix: editor.shift(texts, p + goal, **auto))
             if args.anchor and not prefix:
-                add("shift_auto_unanchored", f"{label}, strength auto, no anchor", by_head, args.grid,
+                add("shift_auto_unanchored", f"{label}, strength auto, no anchor{reverted}", by_head,
+                    f"{args.grid} + reverts" if args.revert else args.grid,
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "anchor": 0.0}))
+            if args.revert and not prefix:
+                add("shift_auto_no_revert", f"{label}, strength auto{anchored.removesuffix(reverted)}, no revert", by_head,
+                    args.grid * (2 if args.anchor else 1),
+                    lambda texts, goal: editor.shift(texts, goal, **{**auto, "revert": False}))
         add(f"{prefix}shift_{args.strength:g}", f"{label}, strength {args.strength:g}", "none (one decode)", 1,
             lambda texts, goal, p=prefix: editor.shift(texts, p + goal, args.strength))
         if not prefix and "optimize" not in notes:
@@ -306,7 +315,8 @@ def plot(result: dict, path: Path) -> None:
             axis.annotate(f"x{p['strength']:g}", (p["self_bleu"], p["judge_accuracy"]), fontsize=7, color=color,
                           xytext=(3, -9), textcoords="offset points")
     markers = {"shift_auto": ("*", "tab:blue"), "optimize": ("D", "tab:green"), "optimize_closest": ("P", "tab:olive"),
-               "random_shift_auto": ("*", "tab:orange"), "shift_auto_unanchored": ("X", "tab:cyan")}
+               "random_shift_auto": ("*", "tab:orange"), "shift_auto_unanchored": ("X", "tab:cyan"),
+               "shift_auto_no_revert": ("p", "tab:purple")}
     for row in result["rows"]:
         if row["key"] in markers:
             marker, color = markers[row["key"]]

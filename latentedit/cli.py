@@ -16,7 +16,7 @@ Edit texts::
     latentedit shift --model M --direction positive --strength 1.5 "the food was cold ."
     latentedit shift --model M --direction positive --strength auto --max-strength 3 "the food was cold ."
     latentedit shift --model M --direction positive --input in.txt --output out.txt
-    latentedit shift --direction positive --strength auto --max-strength 9 --anchor 10 "the food was cold ."
+    latentedit shift --direction positive --strength auto --max-strength 12 --anchor 6 --revert "the food was cold ."
     latentedit optimize --head likes --target max "the food was ok ."
     latentedit optimize --model M --head likes --target 4.5 --head sentiment --target positive --weight 1 --weight 2 \\
         --method random --steps 30 --max-distance 3 --min-similarity 0.5 --seed 1 --json "the food was ok ."
@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     shift.add_argument("--max-strength", type=_positive_float, metavar="X",
                        help="with --strength auto: the largest strength tried (default: 4)")
     shift.add_argument("--anchor", type=_non_negative_float, default=0.0, metavar="A", help=ANCHOR_HELP)
+    shift.add_argument("--revert", action="store_true",
+                       help="with --strength auto: put the source's wording back into each changed word span while "
+                            "the direction's head still sees the target (a minimal edit)")
     text_inputs(shift, trajectory=True)
 
     optimize = command("optimize", run_optimize, "Search the latent space for edits that move property heads to targets.")
@@ -362,13 +365,14 @@ def run_encode(args) -> None:
 
 
 def run_shift(args) -> None:
-    if args.max_strength is not None and args.strength != "auto":
-        raise InputError("--max-strength only applies with --strength auto")
+    for flag, given in (("--max-strength", args.max_strength is not None), ("--revert", args.revert)):
+        if given and args.strength != "auto":
+            raise InputError(f"{flag} only applies with --strength auto")
     texts = _text_source(args)
     editor = _load(args.model)
     _require(editor.directions, args.direction, "direction", "learn one with latentedit learn-direction")
     options = {"max_strength": args.max_strength} if args.max_strength is not None else {}
-    options["anchor"] = args.anchor
+    options["anchor"], options["revert"] = args.anchor, args.revert
 
     def process(chunk: list[str]) -> list[dict]:
         return [_result_row(r, args.trajectory) for r in editor.shift(chunk, args.direction, args.strength, **options)]

@@ -25,9 +25,10 @@ HELD_OUT_PER_CLASS = 10
 DEMO_REVIEWS = ["the food was cold and the service was slow .", "i would not recommend this place to anyone ."]
 DEMO_INFORMAL = ["hey whats up , u coming tonight ?", "lol that movie was sooo bad"]
 DEMO_TWEET = "Thank you to everyone who came out tonight. We will win!"
-# The shifts keep the source's wording (anchoring) with the setting benchmarks/anchor_dev.py picked
-# on Yelp dev for the shipped model (benchmarks/results/anchor_dev.md).
-DEMO_ANCHOR, DEMO_MAX_STRENGTH = 10.0, 9.0
+# The shifts keep the source's wording (anchoring, then reverting spans the edit did not need) with
+# the settings benchmarks/anchor_dev.py picked on Yelp dev for the shipped model
+# (benchmarks/results/anchor_dev.md).
+DEMO_ANCHOR, DEMO_MAX_STRENGTH, DEMO_REVERT = 6.0, 12.0, True
 
 
 def run(workdir: Path) -> None:
@@ -67,8 +68,9 @@ def _describe(console: Console, editor: LatentEditor) -> None:
 def _shift_table(console: Console, editor: LatentEditor, direction: str, texts: list[str], head: str) -> None:
     table = Table("input", f"{head} before", f"shifted {direction} (strength auto)", "strength", f"{head} after",
                   title=f"latentedit shift --direction {direction} --strength auto --max-strength {DEMO_MAX_STRENGTH:g} "
-                        f"--anchor {DEMO_ANCHOR:g}")
-    for result in editor.shift(texts, direction, strength="auto", max_strength=DEMO_MAX_STRENGTH, anchor=DEMO_ANCHOR):
+                        f"--anchor {DEMO_ANCHOR:g}{' --revert' if DEMO_REVERT else ''}")
+    for result in editor.shift(texts, direction, strength="auto", max_strength=DEMO_MAX_STRENGTH, anchor=DEMO_ANCHOR,
+                               revert=DEMO_REVERT):
         table.add_row(result.source_text, _shown(result.source_scores.get(head)), result.text,
                       f"{result.strength:.2f}", _shown(result.scores.get(head)))
     console.print(table)

@@ -27,6 +27,7 @@ from .heads import PropertyHead, check_name, fit_head, load_head, save_head
 from .model import TransformerVAE
 from .model_folder import read_config, read_consistently, save_model
 from .results import EditResult
+from .revert import revert_candidates
 from .search import adam_search, random_search
 from .targets import parse_targets, total_loss
 from .validation import (
@@ -37,6 +38,7 @@ from .validation import (
     check_number,
     check_numbers,
     check_path,
+    check_precision,
     check_seed,
     check_str,
     check_text,
@@ -108,8 +110,18 @@ class LatentEditor:
 
         save_model(self.model, path, write_extra=write_edits)
 
-    def to(self, device: str | torch.device) -> "LatentEditor":
-        self.model.to(check_device(device))
+    def to(self, device: str | torch.device | None = None, precision: str | None = None) -> "LatentEditor":
+        """Move the model to a device, and/or run it in another precision: "float32" (the default)
+        or "bfloat16", which decodes batches faster on GPUs and on CPUs with native bfloat16
+        (AVX512-BF16, AMX), with slightly different outputs (benchmarks/edit_speed.py measures
+        both). Codes, heads and directions stay float32; ``save`` writes the weights as they are.
+
+        >>> editor.to("cpu", precision="bfloat16").reconstruct("the food was cold .")  # doctest: +SKIP
+        """
+        if device is not None:
+            self.model.to(check_device(device))
+        if precision is not None:
+            self.model.to(check_precision(precision))
         return self
 
     @property
@@ -177,7 +189,8 @@ class LatentEditor:
             if anchor is not None:
                 sources = self.tokenizer.encode(anchor[start : start + self.batch_size], self.model.config.max_length)
                 options["anchor"] = sources.ids.to(self.device)
-            ids = self.model.generate(codes[start : start + self.batch_size].to(self.device), method, **options)
+            batch = codes[start : start + self.batch_size].to(self.device, self.model.shared.weight.dtype)
+            ids = self.model.generate(batch, method, **options)
             texts.extend(self.tokenizer.decode(ids.cpu()))
         return texts[0] if single else texts
 
@@ -291,7 +304,8 @@ class LatentEditor:
     # -- edits -----------------------------------------------------------------------------------
 
     def shift(self, texts: str | Sequence[str], direction: str, strength: float | str = 1.0,
-              max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0) -> EditResult | list[EditResult]:
+              max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0,
+              revert: bool = False) -> EditResult | list[EditResult]:
         """Move each text's code along a direction: z + strength * vector, then decode.
 
         Negative strength moves the other way; 0 gives the reconstruction. ``strength="auto"``
@@ -301,22 +315,25 @@ class LatentEditor:
         logit bonus for every token that continues the source text (see :meth:`decode`): the edit
         keeps more of the source's wording, and usually needs a larger strength to arrive; with
         ``strength="auto"``, texts that arrive at no strength anchored are tried again unanchored
-        (their ``trajectory`` lists both passes, each step with its ``anchor``).
+        (their ``trajectory`` lists both passes, each step with its ``anchor``). ``revert=True``
+        (with ``strength="auto"``) then makes each arrived edit minimal: changed word spans go
+        back to the source's wording, one at a time, while the head still scores the re-encoded
+        text as the target (see :mod:`latentedit.revert`; the trajectory lists each revert).
 
-        >>> editor.shift("the food was cold .", "positive", strength="auto", max_strength=9, anchor=10)  # doctest: +SKIP
+        >>> editor.shift("the food was cold .", "positive", "auto", max_strength=12, anchor=6, revert=True)  # doctest: +SKIP
         """
         single, texts = _as_list(texts)
 
         def run(batch: list[str]) -> list[EditResult]:
             with self._remembering(batch) as codes:
-                return self.shift_codes(codes, batch, direction, strength, max_strength, grid, anchor)
+                return self.shift_codes(codes, batch, direction, strength, max_strength, grid, anchor, revert=revert)
 
         results = self._in_batches(texts, f"shift {direction}", run)
         return results[0] if single else results
 
     def shift_codes(self, codes: torch.Tensor, source_texts: list[str], direction: str, strength: float | str = 1.0,
                     max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0,
-                    vectors: torch.Tensor | None = None) -> list[EditResult]:
+                    vectors: torch.Tensor | None = None, revert: bool = False) -> list[EditResult]:
         """:meth:`shift` of codes (N, D) already encoded from ``source_texts``. ``vectors`` (N, D)
         moves each code along its own vector instead of the direction's (per-text directions);
         the direction's head and target still judge arrival for ``strength="auto"``."""
@@ -326,8 +343,13 @@ class LatentEditor:
         elif not (isinstance(vectors, torch.Tensor) and vectors.shape == codes.shape and torch.isfinite(vectors).all()):
             raise InputError(f"vectors must be finite numbers shaped like the codes {tuple(codes.shape)}")
         anchor = check_number("anchor", anchor, minimum=0.0)
+        if not isinstance(revert, bool):
+            raise InputError(f"revert must be True or False, got {shown(revert)}")
         if isinstance(strength, str) and strength == "auto":
-            return self._auto_shift(codes, source_texts, direction, max_strength, grid, anchor, vectors)
+            return self._auto_shift(codes, source_texts, direction, max_strength, grid, anchor, vectors, revert)
+        if revert:
+            raise InputError("revert=True needs strength='auto': a span is reverted only while the direction's head "
+                             "still scores the text as its target")
         if isinstance(strength, str):
             raise InputError(f"strength must be a finite number or 'auto', got {shown(strength)}")
         strength = check_number("strength", strength, -MAX_STRENGTH, MAX_STRENGTH)
@@ -335,7 +357,7 @@ class LatentEditor:
         texts = self._decode_anchored(shifted, source_texts, anchor)
         return self._results(codes, source_texts, shifted, texts, "shift", strengths=[strength] * len(texts))
 
-    def _auto_shift(self, codes, source_texts, direction_name, max_strength, grid, anchor, vectors) -> list[EditResult]:
+    def _auto_shift(self, codes, source_texts, direction_name, max_strength, grid, anchor, vectors, revert) -> list[EditResult]:
         direction = self._direction(direction_name)
         if not direction.head:
             raise InputError(f"direction {direction_name!r} has no head to judge arrival; learn it with head= and "
@@ -365,8 +387,44 @@ class LatentEditor:
             if not todo:
                 break
         rows = torch.arange(n)
-        return self._results(codes, source_texts, candidates[rows, chosen], picked_texts, "shift",
+        latents = candidates[rows, chosen]
+        if revert:
+            done = [i not in todo for i in range(n)]
+            reverted, recoded, taken = self._revert(targets, picked_texts, recoded, source_texts, codes, done)
+            for i in range(n):
+                trajectories[i] += [{"strength": round(float(strengths[chosen[i]]), 4), "revert": True, "text": text,
+                                     "arrived": True} for text in taken[i]]
+            latents = torch.where(torch.tensor([bool(t) for t in taken]).unsqueeze(1), recoded, latents)
+            picked_texts = reverted
+        return self._results(codes, source_texts, latents, picked_texts, "shift",
                              strengths=[float(strengths[c]) for c in chosen], trajectories=trajectories, recoded=recoded)
+
+    def _revert(self, targets: list, texts: list[str], recoded: torch.Tensor, sources: list[str],
+                starts: torch.Tensor, arrived: list[bool]) -> tuple[list[str], torch.Tensor, list[list[str]]]:
+        """Minimal edits of the arrived texts: each round tries every single-span revert of each
+        text (see :func:`revert_candidates`) and keeps the one most similar to its source among
+        those that still arrive (:meth:`_accepted`) and are more similar than the text; rounds go
+        on until no text changes. -> (texts, their codes (N, D), the reverts each text took)."""
+        texts, recoded = list(texts), recoded.clone()
+        taken = [[] for _ in texts]
+        todo = [i for i in range(len(texts)) if arrived[i]]
+        while todo:
+            pool = [(i, c) for i in todo for c in revert_candidates(sources[i], texts[i]) if c.strip()]
+            if not pool:
+                break
+            rows, tried = [i for i, _ in pool], [c for _, c in pool]
+            codes = self._encode_distinct(tried)
+            accepted = self._accepted(targets, codes, starts[rows], tried, [sources[i] for i in rows])
+            best = {}  # text index -> (similarity, pool index)
+            for k, (i, candidate) in enumerate(pool):
+                similarity = word_similarity(sources[i], candidate)
+                if accepted[k] and similarity > max(word_similarity(sources[i], texts[i]), best.get(i, (-1.0,))[0]):
+                    best[i] = (similarity, k)
+            for i, (_, k) in best.items():
+                texts[i], recoded[i] = tried[k], codes[k]
+                taken[i].append(tried[k])
+            todo = sorted(best)
+        return texts, recoded, taken
 
     def optimize(self, texts: str | Sequence[str], target: dict, weights: dict | None = None,
                  method: str = "adam", steps: int = 50, lr: float = 0.05, proximity: float = 1.0,

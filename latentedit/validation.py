@@ -170,3 +170,14 @@ def check_numbers(name: str, values: Any, hint: str = "") -> torch.Tensor:
         return torch.as_tensor(values, dtype=torch.float32).flatten()
     except (TypeError, ValueError, RuntimeError, OverflowError):
         raise InputError(f"{name} must be a list of numbers{hint}") from None
+
+
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def check_precision(value: Any) -> torch.dtype:
+    """A precision to run a model in: "float32" or "bfloat16" (or the torch dtype itself)."""
+    for name, dtype in PRECISIONS.items():
+        if value in (name, dtype):
+            return dtype
+    raise InputError(f"unknown precision {shown(value)}; use one of {list(PRECISIONS)}")

@@ -100,18 +100,21 @@ def test_style_transfer_peers_and_baselines_without_a_model(data_root, tmp_path,
 def test_style_transfer_with_a_model(data_root, model_folder, tmp_path, capsys):
     out = tmp_path / "st.json"
     argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "0,1", "--quick",
-            "--anchor", "2"]
+            "--anchor", "2", "--revert"]
     assert _load("style_transfer").main(argv) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     result = json.loads(out.read_text())
     rows = {r["key"]: r for r in result["rows"]}
     assert {"shift_auto", "shift_1", "optimize", "optimize_closest", "random_shift_auto", "random_shift_1"} <= set(rows)
     assert last == f"yelp_transfer_gm={rows['shift_auto']['gm']:.2f}"
-    assert rows["shift_auto"]["candidates"] == 16 and rows["shift_1"]["candidates"] == 1  # anchored, then unanchored
-    assert rows["shift_auto_unanchored"]["candidates"] == 8
+    assert rows["shift_1"]["candidates"] == 1
+    assert rows["shift_auto"]["candidates"] == "16 + reverts"  # anchored, then unanchored; then reverts
+    assert rows["shift_auto_no_revert"]["candidates"] == 16 and rows["shift_auto_unanchored"]["candidates"] == "8 + reverts"
+    assert rows["shift_auto"]["self_bleu"] >= rows["shift_auto_no_revert"]["self_bleu"]
+    assert rows["shift_auto_no_revert"]["system"] == "latentedit shift, strength auto, anchor 2, no revert"
     assert [p["strength"] for p in result["sweep"]["learned"]] == [0.0, 1.0]
     assert result["sweep"]["random"][0] == result["sweep"]["learned"][0]  # strength 0: the same reconstruction
-    assert rows["shift_auto_unanchored"]["system"] == "latentedit shift, strength auto, no anchor"
+    assert rows["shift_auto_unanchored"]["system"] == "latentedit shift, strength auto, no anchor, revert"
     assert [p["strength"] for p in result["sweep"]["learned_anchored"]] == [0.0, 1.0]
     assert result["sweep"]["learned_anchored"][0]["self_bleu"] >= result["sweep"]["learned"][0]["self_bleu"]
     texts = (out.parent / "st_outputs" / "shift_auto.txt").read_text().splitlines()
@@ -152,8 +155,9 @@ def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_fold
             "--anchors", "0,1e4", "--strengths", "1", "--max-strengths", "2", "--grid", "2"]
     assert _load("anchor_dev").main(argv) == 0
     result = json.loads(out.read_text())
-    rows = {(r["anchor"], r["strength"]): r for r in result["rows"]}
-    assert set(rows) == {(0.0, "1"), (0.0, "auto <= 2"), (1e4, "1"), (1e4, "auto <= 2")}
+    rows = {(r["anchor"], r["strength"], r["revert"]): r for r in result["rows"]}
+    assert set(rows) == {(a, s, r) for a in (0.0, 1e4) for s, r in (("1", False), ("auto <= 2", False), ("auto <= 2", True))}
+    rows.update({key[:2]: row for key, row in rows.items() if not key[2]})
     assert rows[(1e4, "1")]["self_bleu"] == pytest.approx(100.0)  # so strong an anchor copies the source
     assert rows[(1e4, "1")]["head"] == 0.0  # ... which the head sees as unchanged
     assert rows[(1e4, "1")]["judge"] == 0.0  # ... and so does the dev judge
@@ -161,9 +165,11 @@ def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_fold
     assert rows[(1e4, "auto <= 2")]["self_bleu"] == pytest.approx(rows[(0.0, "auto <= 2")]["self_bleu"])
     for row in rows.values():
         assert row["score"] == pytest.approx((row["judge"] * row["self_bleu"]) ** 0.5)
+    for anchor in (0.0, 1e4):  # reverting only puts source words back: never further from the source
+        assert rows[(anchor, "auto <= 2", True)]["self_bleu"] >= rows[(anchor, "auto <= 2", False)]["self_bleu"]
     best = max((r for r in result["rows"] if r["max_strength"]), key=lambda r: r["score"])
     assert result["chosen"] == best
-    assert capsys.readouterr().out.strip().splitlines()[-1] == f"anchor={best['anchor']:g} max_strength=2"
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"anchor={best['anchor']:g} max_strength=2 revert={best['revert']}"
     assert "Chosen" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
         _load("anchor_dev").main(["--anchors", "-1"])

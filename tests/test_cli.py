@@ -439,3 +439,15 @@ def test_shift_and_optimize_take_an_anchor(run, model):
         assert json_lines(out)[0]["text"] == "the food was cold ."  # so strong an anchor copies the source
     code, out, err = run("shift", "--model", model, "--direction", "positive", "--anchor", "-1", "x")
     assert code == 2 and "--anchor" in err
+
+
+def test_shift_reverts_only_with_auto_strength(run, model):
+    text = "the food was awful ."
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--strength", "auto", "--max-strength",
+                         "8", "--revert", "--trajectory", "--json", text)
+    assert code == 0, err
+    expected = LatentEditor.load(model).shift(text, "positive", strength="auto", max_strength=8, revert=True)
+    assert json_lines(out)[0]["text"] == expected.text
+    assert json_lines(out)[0]["trajectory"] == expected.trajectory
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--revert", text)
+    assert code == 2 and "--revert only applies with --strength auto" in err

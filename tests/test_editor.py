@@ -4,6 +4,7 @@ The model (tests/conftest.py) memorises 64 reviews "the <noun> was <adjective> .
 "sentiment" head (pos/neg), a "rating" head (1..5 by adjective) and a "positive" direction.
 """
 
+import copy
 import json
 import math
 
@@ -11,7 +12,9 @@ import pytest
 import torch
 
 from latentedit import InputError, LatentEditor
+from latentedit.editor import word_similarity
 from latentedit.results import EditResult
+from latentedit.revert import revert_candidates
 from latentedit.targets import parse_targets, total_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -49,6 +52,20 @@ def test_the_tiny_model_reconstructs_its_training_texts(review_editor, review_co
     assert editor.reconstruct("the food was great .") == "the food was great ."
     assert editor.encode("the food was great .").shape == (16,)
     assert editor.encode(review_corpus.texts[:3]).shape == (3, 16)
+
+
+def test_bfloat16_precision_keeps_the_reconstructions_and_float32_codes(review_editor, review_corpus):
+    editor = LatentEditor(copy.deepcopy(review_editor.model), heads=review_editor.heads,
+                          directions=review_editor.directions, quiet=True)
+    assert editor.to(precision="bfloat16") is editor and editor.model.shared.weight.dtype == torch.bfloat16
+    assert editor.encode(review_corpus.texts).dtype == torch.float32  # heads and directions stay float32
+    same = sum(a == b for a, b in zip(editor.reconstruct(review_corpus.texts), review_corpus.texts))
+    assert same >= 0.9 * len(review_corpus.texts)
+    assert editor.shift(review_corpus.negative[0], "positive", strength="auto").scores["sentiment"] == "pos"
+    editor.to(precision=torch.float32)
+    assert editor.model.shared.weight.dtype == torch.float32
+    with pytest.raises(InputError, match="unknown precision 'float16'"):
+        editor.to(precision="float16")
 
 
 def test_decode_one_code_or_a_batch(review_editor, review_corpus):
@@ -491,3 +508,32 @@ def test_anchor_must_be_non_negative_and_match_the_codes(review_editor, negative
         review_editor.shift(negatives, "positive", anchor=-1.0)
     with pytest.raises(InputError, match="one source text per code"):
         review_editor.decode(review_editor.encode(negatives), anchor=negatives[:2], anchor_weight=2.0)
+
+
+def test_revert_makes_arrived_edits_minimal(review_editor, negatives):
+    """Overshooting (one strength, 8) changes more than the adjective; reverting puts some of it back."""
+    editor = review_editor
+    positive = lambda text: editor.score(text)["sentiment"] == "pos"  # noqa: E731
+    plain = editor.shift(negatives, "positive", strength="auto", max_strength=8.0, grid=1)
+    minimal = editor.shift(negatives, "positive", strength="auto", max_strength=8.0, grid=1, revert=True)
+    print("\nplain:", [r.text for r in plain], "\nreverted:", [r.text for r in minimal])
+    for p, r in zip(plain, minimal):
+        reverts = [row["text"] for row in r.trajectory if row.get("revert")]
+        assert r.trajectory[: len(p.trajectory)] == p.trajectory and r.strength == p.strength
+        assert r.text == (reverts[-1] if reverts else p.text)
+        if reverts:  # each revert still arrives, is closer to the source, and the result's code is its text's
+            similarities = [word_similarity(r.source_text, text) for text in [p.text, *reverts]]
+            assert similarities == sorted(set(similarities))
+            assert all(positive(text) and text != r.source_text for text in reverts)
+            assert torch.allclose(r.latent, editor.encode(r.text), atol=1e-5)
+        elif p.trajectory[-1]["arrived"]:  # nothing left to revert: no single revert still arrives
+            assert not any(positive(c) and c != r.source_text for c in revert_candidates(r.source_text, r.text))
+    assert sum(r.text != p.text for p, r in zip(plain, minimal)) >= 2
+    assert mean([r.similarity for r in minimal]) > mean([r.similarity for r in plain])
+
+
+def test_revert_needs_auto_strength_and_a_bool(review_editor, negatives):
+    with pytest.raises(InputError, match="revert=True needs strength='auto'"):
+        review_editor.shift(negatives, "positive", strength=2.0, revert=True)
+    with pytest.raises(InputError, match="revert must be True or False"):
+        review_editor.shift(negatives, "positive", strength="auto", revert="yes")
