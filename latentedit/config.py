@@ -43,6 +43,10 @@ class VAEConfig:
         "kl_mdr" (KL with a minimum desired rate target_rate in nats per example,
         enforced by a learned Lagrange multiplier), or "none" (plain autoencoder).
         beta weighs the KL term; word_dropout replaces decoder inputs by <mask> in training.
+    Auxiliary loss:
+        bag_of_words > 0 adds that weight times a bag-of-words loss: the code alone, through one
+        linear map into the (tied) embeddings, predicts the text's tokens regardless of order,
+        so that what a text is about is linearly readable from its code (Zhao et al. 2017).
     """
 
     vocab_size: int = 8192
@@ -66,6 +70,7 @@ class VAEConfig:
     free_bits: float = 0.5
     target_rate: float = 16.0
     word_dropout: float = 0.0
+    bag_of_words: float = 0.0
     pad_token_id: int = 0
     bos_token_id: int = 1
     eos_token_id: int = 2
@@ -80,7 +85,7 @@ class VAEConfig:
             check_int(name, getattr(self, name), minimum=0, maximum=self.vocab_size - 1, error=ConfigError)
         for name in ("dropout", "word_dropout"):
             check_number(name, getattr(self, name), 0.0, 1.0, open_max=True, error=ConfigError)
-        for name in ("mmd_weight", "beta", "free_bits", "target_rate"):
+        for name in ("mmd_weight", "beta", "free_bits", "target_rate", "bag_of_words"):
             check_number(name, getattr(self, name), minimum=0.0, error=ConfigError)
         check_choice("regularizer", self.regularizer, REGULARIZERS, ConfigError)
         check_choice("mmd_kernel", self.mmd_kernel, MMD_KERNELS, ConfigError)

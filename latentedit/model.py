@@ -41,6 +41,7 @@ class VAEOutput:
     rate: torch.Tensor  # analytic KL(q(z|x) || N(0, I)) summed over latent dimensions
     mmd: torch.Tensor  # MMD between latent tokens and prior samples (0 unless regularizer="mmd")
     multiplier: torch.Tensor  # MDR Lagrange multiplier (0 unless regularizer="kl_mdr")
+    bag_of_words: torch.Tensor  # order-free reconstruction loss from z alone (0 unless config.bag_of_words > 0)
     token_accuracy: torch.Tensor  # teacher-forced next-token accuracy on non-pad targets
     logits: torch.Tensor  # (B, T, V)
     latent: torch.Tensor  # z used by the decoder (B, K, dz)
@@ -101,6 +102,7 @@ class TransformerVAE(nn.Module):
         self.to_memory = nn.Sequential(nn.Linear(config.latent_dim, config.d_model), nn.LayerNorm(config.d_model))
         self.to_embedding = nn.Linear(config.code_size, config.d_model) if config.inject_embeddings else None
         self.mdr = MinimumDesiredRate(config.target_rate) if config.regularizer == "kl_mdr" else None
+        self.to_bag = nn.Linear(config.code_size, config.d_model) if config.bag_of_words > 0 else None
         self.tokenizer = None  # set by from_pretrained / the trainer; saved with the model
 
     # -- encoder side -------------------------------------------------------------------------
@@ -188,13 +190,24 @@ class TransformerVAE(nn.Module):
             multiplier = self.mdr.multiplier.detach()
             regularization = beta * rate + self.mdr.penalty(rate)
 
+        bag = self.bag_of_words_loss(z, labels) if self.to_bag is not None else zero
+
         predicted = logits.argmax(-1)
         valid = labels != IGNORE_INDEX
         accuracy = (predicted[valid] == labels[valid]).float().mean()
         return VAEOutput(
-            loss=reconstruction + regularization, reconstruction=reconstruction, rate=rate, mmd=mmd,
-            multiplier=multiplier, token_accuracy=accuracy, logits=logits, latent=z, mean=mean, logvar=logvar,
+            loss=reconstruction + regularization + cfg.bag_of_words * bag, reconstruction=reconstruction, rate=rate,
+            mmd=mmd, multiplier=multiplier, bag_of_words=bag, token_accuracy=accuracy, logits=logits, latent=z,
+            mean=mean, logvar=logvar,
         )
+
+    def bag_of_words_loss(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """-sum over each text's tokens of log p(token | z), order ignored, mean over the batch:
+        z (B, K, dz), labels (B, T) with IGNORE_INDEX on padding."""
+        logits = self.to_bag(z.flatten(1)) @ self.shared.weight.t()  # (B, V), tied to the embeddings
+        counts = torch.zeros_like(logits, dtype=torch.float32).scatter_add_(
+            1, labels.clamp(min=0), (labels != IGNORE_INDEX).float())  # (B, V) token counts
+        return -(counts * logits.float().log_softmax(-1)).sum(-1).mean()
 
     # -- generation ---------------------------------------------------------------------------
 

@@ -127,6 +127,24 @@ def test_reconstruction_is_summed_cross_entropy_over_real_tokens(make_config):
     assert float(out.token_accuracy) == pytest.approx(float(accuracy))
 
 
+def test_bag_of_words_loss_counts_each_token_of_the_text(make_config):
+    plain = random_model(make_config, regularizer="none")
+    model = random_model(make_config, regularizer="none", bag_of_words=0.5)
+    ids = torch.tensor([[5, 6, 5, 2], [8, 2, 0, 0]])
+    with torch.no_grad():
+        out, off = model(ids, ids != 0), plain(ids, ids != 0)
+    assert float(off.bag_of_words) == 0.0 and plain.to_bag is None
+    with torch.no_grad():
+        log_p = (model.to_bag(out.latent.flatten(1)) @ model.shared.weight.t()).log_softmax(-1)  # (B, V)
+    expected = -(2 * log_p[0, 5] + log_p[0, 6] + log_p[0, 2] + log_p[1, 8] + log_p[1, 2]) / 2
+    assert float(out.bag_of_words) == pytest.approx(float(expected), rel=1e-5)
+    assert float(out.loss) == pytest.approx(float(out.reconstruction + 0.5 * out.bag_of_words), rel=1e-5)
+    model.train()
+    model(ids, ids != 0).loss.backward()
+    assert model.to_bag.weight.grad.abs().sum() > 0  # the loss trains its own map and, through z, the encoder
+    assert model.encoder.block[0].layer[0].SelfAttention.q.weight.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("pooling", ["attention", "mean"])
 def test_posterior_does_not_depend_on_padding(make_config, pooling):
     model = random_model(make_config, pooling=pooling)

@@ -114,6 +114,16 @@ def test_a_new_run_continues_from_a_finished_model(tmp_path):
     with pytest.raises(ConfigError, match="latent_dim"):
         train(tiny_config(tmp_path / "third", model={"latent_dim": 4}, training={"init_from": str(first)}),
               show_progress=False)
+    # a continued run may add the bag-of-words loss: every other tensor comes from the first model
+    bag = train(tiny_config(tmp_path / "bag", model={"bag_of_words": 1.0}, training={"steps": 1, "lr": 1e-9,
+                                                                                     "init_from": str(first)}),
+                show_progress=False)
+    c = load_file(str(bag / "model.safetensors"))
+    assert set(c) == set(a) | {"to_bag.weight", "to_bag.bias"}
+    assert all((a[name] - c[name]).abs().max() < 1e-4 for name in a)
+    assert "bag_of_words" in (tmp_path / "bag" / "metrics.jsonl").read_text()
+    with pytest.raises(ConfigError, match="bag_of_words"):  # ... but not drop it
+        train(tiny_config(tmp_path / "back", training={"init_from": str(bag)}), show_progress=False)
     with pytest.raises(ConfigError, match="at most one"):
         tiny_config(tmp_path / "fourth", training={"init_from": str(first), "init_t5": str(first)})
 
@@ -196,11 +206,15 @@ def test_every_committed_config_loads(path):
 @pytest.mark.parametrize("earlier, later", [("default", "default_continue"), ("default_continue", "default_stage3"),
                                              ("default_stage3", "default_stage4"),
                                              ("python_lines", "python_lines_continue"),
-                                             ("python_lines_continue", "python_lines_stage3")])
+                                             ("python_lines_continue", "python_lines_stage3"),
+                                             ("python_lines_stage3", "python_lines_stage4"),
+                                             ("default_stage4", "study_bag_of_words_control"),
+                                             ("default_stage4", "study_bag_of_words")])
 def test_a_built_in_models_next_stage_continues_the_one_before(earlier, later):
     first = TrainConfig.load(REPO / "trainers" / "configs" / f"{earlier}.toml")
     second = TrainConfig.load(REPO / "trainers" / "configs" / f"{later}.toml")
-    assert second.model == first.model and second.data == first.data  # init_from needs the same [model]
+    # init_from needs the same [model], except that a continued run may add the bag-of-words loss
+    assert second.model.replace(bag_of_words=0.0) == first.model and second.data == first.data
     assert second.training.init_from == f"{first.training.output_dir}/model"
 
 

@@ -103,13 +103,17 @@ def load_corpus(config: TrainConfig, tokenizer_path: Path, accelerator: Accelera
 
 
 def continue_from(model: TransformerVAE, folder: Path, config: TrainConfig) -> None:
-    """Load a finished model folder's weights into ``model``; its [model] config must match this run's."""
+    """Load a finished model folder's weights into ``model``; its [model] config must match this run's,
+    except that a continued run may add the bag-of-words loss (its new layer starts fresh)."""
     source = TransformerVAE.from_pretrained(folder)
-    if source.config != model.config:
-        changed = sorted(k for k, v in vars(source.config).items() if getattr(model.config, k) != v)
+    changed = sorted(k for k, v in vars(source.config).items() if getattr(model.config, k) != v)
+    if changed and not (changed == ["bag_of_words"] and source.config.bag_of_words == 0):
         raise ConfigError(f"training.init_from {folder}: its model config differs in {changed}; "
-                          "continue with the same [model] section")
-    model.load_state_dict(source.state_dict())
+                          "continue with the same [model] section (it may only add bag_of_words)")
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("to_bag.") for key in missing):
+        raise ConfigError(f"training.init_from {folder}: its weights do not fit this model "
+                          f"(missing {missing}, unexpected {unexpected})")
 
 
 def training_minutes(*stages: Path) -> int | None:
@@ -272,7 +276,7 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
 
-            for name in ("loss", "reconstruction", "rate", "mmd", "multiplier", "token_accuracy"):
+            for name in ("loss", "reconstruction", "rate", "mmd", "multiplier", "bag_of_words", "token_accuracy"):
                 sums[name] = sums.get(name, 0.0) + float(getattr(output, name).detach())
             sums["count"] = sums.get("count", 0.0) + 1
             tokens += int(mask.sum())
