@@ -40,11 +40,14 @@ def add_edit_options(ap, sweep: tuple[float, ...]) -> None:
     ap.add_argument("--device", default="cpu", help="torch device for the model")
 
 
-def auto_candidates(args) -> int | str:
-    """N of a strength='auto' row: the grid's strengths, twice when anchored (texts that arrive at
-    no strength anchored are tried again unanchored), and with --revert the reverts tried too."""
-    n = args.grid * (2 if args.anchor else 1)
-    return f"{n} + reverts" if args.revert else n
+def auto_candidates(args, anchor: float | None = None, revert: bool | None = None) -> int | str:
+    """N of a strength='auto' row (at args.anchor and args.revert unless given): the grid's
+    strengths, twice when anchored (texts that arrive at no strength anchored are tried again
+    unanchored), and when reverting the reverts tried too."""
+    anchor = args.anchor if anchor is None else anchor
+    revert = args.revert if revert is None else revert
+    n = args.grid * (2 if anchor else 1)
+    return f"{n} + reverts" if revert else n
 
 
 def parse_edit_args(ap, argv, name: str):

@@ -206,11 +206,11 @@ def latentedit_rows(editor, data: dict, judge: SentimentJudge, args, notes: dict
                 lambda texts, goal, p=prefix: editor.shift(texts, p + goal, **auto))
             if args.anchor and not prefix:
                 add("shift_auto_unanchored", f"{label}, strength auto, no anchor{reverted}", by_head,
-                    f"{args.grid} + reverts" if args.revert else args.grid,
+                    auto_candidates(args, anchor=0.0),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "anchor": 0.0}))
             if args.revert and not prefix:
                 add("shift_auto_no_revert", f"{label}, strength auto{anchored.removesuffix(reverted)}, no revert", by_head,
-                    args.grid * (2 if args.anchor else 1),
+                    auto_candidates(args, revert=False),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "revert": False}))
         add(f"{prefix}shift_{args.strength:g}", f"{label}, strength {args.strength:g}", "none (one decode)", 1,
             lambda texts, goal, p=prefix: editor.shift(texts, p + goal, args.strength))

@@ -178,6 +178,6 @@ PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 def check_precision(value: Any) -> torch.dtype:
     """A precision to run a model in: "float32" or "bfloat16" (or the torch dtype itself)."""
     for name, dtype in PRECISIONS.items():
-        if value in (name, dtype):
+        if isinstance(value, (str, torch.dtype)) and value in (name, dtype):
             return dtype
     raise InputError(f"unknown precision {shown(value)}; use one of {list(PRECISIONS)}")
