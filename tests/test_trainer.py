@@ -208,6 +208,8 @@ def test_every_committed_config_loads(path):
                                              ("python_lines", "python_lines_continue"),
                                              ("python_lines_continue", "python_lines_stage3"),
                                              ("python_lines_stage3", "python_lines_stage4"),
+                                             ("default_stage4", "default_stage5"),
+                                             ("python_lines_stage4", "python_lines_stage5"),
                                              ("default_stage4", "study_bag_of_words_control"),
                                              ("default_stage4", "study_bag_of_words")])
 def test_a_built_in_models_next_stage_continues_the_one_before(earlier, later):
