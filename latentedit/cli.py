@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
                                "among those the heads accept (default: %(default)s)")
     optimize.add_argument("--seed", type=int, default=0, help="seed of the random search (default: %(default)s)")
     optimize.add_argument("--anchor", type=_non_negative_float, default=0.0, metavar="A", help=ANCHOR_HELP)
+    optimize.add_argument("--revert", action="store_true",
+                          help="put the source's wording back into each changed word span of the chosen text while "
+                               "every head still accepts it (a minimal edit)")
     text_inputs(optimize, trajectory=True)
 
     fit = command("fit-head", run_fit_head, "Fit a property head (regression or classification) on labelled texts.")
@@ -405,7 +408,7 @@ def run_optimize(args) -> None:
     def process(chunk: list[str]) -> list[dict]:
         results = editor.optimize(chunk, target, weight, method=args.method, steps=args.steps,
                                   max_distance=args.max_distance, min_similarity=args.min_similarity,
-                                  select=args.select, seed=args.seed, anchor=args.anchor)
+                                  select=args.select, seed=args.seed, anchor=args.anchor, revert=args.revert)
         return [_result_row(r, args.trajectory) for r in results]
 
     _stream(args, texts, process, line=lambda row: row["text"],

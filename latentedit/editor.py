@@ -344,8 +344,7 @@ class LatentEditor:
         elif not (isinstance(vectors, torch.Tensor) and vectors.shape == codes.shape and torch.isfinite(vectors).all()):
             raise InputError(f"vectors must be finite numbers shaped like the codes {tuple(codes.shape)}")
         anchor = check_number("anchor", anchor, minimum=0.0)
-        if not isinstance(revert, bool):
-            raise InputError(f"revert must be True or False, got {shown(revert)}")
+        revert = check_bool("revert", revert)
         if isinstance(strength, str) and strength == "auto":
             return self._auto_shift(codes, source_texts, direction, max_strength, grid, anchor, vectors, revert)
         if revert:
@@ -402,11 +401,13 @@ class LatentEditor:
                              strengths=[float(strengths[c]) for c in chosen], trajectories=trajectories, recoded=recoded)
 
     def _revert(self, targets: list, texts: list[str], recoded: torch.Tensor, sources: list[str],
-                starts: torch.Tensor, arrived: list[bool]) -> tuple[list[str], torch.Tensor, list[list[str]]]:
+                starts: torch.Tensor, arrived: list[bool],
+                max_distance: float | None = None) -> tuple[list[str], torch.Tensor, list[list[str]]]:
         """Minimal edits of the arrived texts: each round tries every single-span revert of each
         text (see :func:`revert_candidates`) and keeps the one most similar to its source among
-        those that still arrive (:meth:`_accepted`) and are more similar than the text; rounds go
-        on until no text changes. -> (texts, their codes (N, D), the reverts each text took)."""
+        those that still arrive (:meth:`_accepted`; code within ``max_distance`` of the start when
+        given) and are more similar than the text; rounds go on until no text changes.
+        -> (texts, their codes (N, D), the reverts each text took)."""
         texts, recoded = list(texts), recoded.clone()
         taken = [[] for _ in texts]
         todo = [i for i in range(len(texts)) if arrived[i]]
@@ -417,6 +418,8 @@ class LatentEditor:
             rows, tried = [i for i, _ in pool], [c for _, c in pool]
             codes = self._encode_distinct(tried)
             accepted = self._accepted(targets, codes, starts[rows], tried, [sources[i] for i in rows])
+            if max_distance is not None:
+                accepted &= (codes - starts[rows]).norm(dim=-1) <= max_distance
             best = {}  # text index -> (similarity, pool index)
             for k, (i, candidate) in enumerate(pool):
                 similarity = word_similarity(sources[i], candidate)
@@ -432,7 +435,7 @@ class LatentEditor:
                  method: str = "adam", steps: int = 50, lr: float = 0.05, proximity: float = 1.0,
                  prior: float = 0.1, candidates: int = 6, max_distance: float | None = None,
                  min_similarity: float | None = None, select: str = "loss",
-                 seed: int = 0, anchor: float = 0.0) -> EditResult | list[EditResult]:
+                 seed: int = 0, anchor: float = 0.0, revert: bool = False) -> EditResult | list[EditResult]:
         """Search the latent space for an edit that moves the heads toward ``target``.
 
         target: {head: number | "max" | "min" | label}; weights: {head: weight}.
@@ -446,6 +449,8 @@ class LatentEditor:
         in a text that differs from the source,
         falling back to the lowest loss when none does. The same seed gives the same result.
         ``anchor`` > 0 decodes the candidates anchored to the source text (see :meth:`shift`).
+        ``revert=True`` makes a chosen candidate that every head accepts minimal, as in
+        :meth:`shift` (within ``max_distance``; the trajectory gains a row per revert, step "revert").
 
         >>> editor.optimize("the food was cold .", {"sentiment": "positive"}, select="closest")  # doctest: +SKIP
         """
@@ -454,7 +459,7 @@ class LatentEditor:
         def run(batch: list[str]) -> list[EditResult]:
             with self._remembering(batch) as codes:
                 return self.optimize_codes(codes, batch, target, weights, method, steps, lr, proximity, prior,
-                                           candidates, max_distance, min_similarity, select, seed, anchor)
+                                           candidates, max_distance, min_similarity, select, seed, anchor, revert)
 
         results = self._in_batches(texts, "optimize", run)
         return results[0] if single else results
@@ -463,7 +468,7 @@ class LatentEditor:
                        method: str = "adam", steps: int = 50, lr: float = 0.05, proximity: float = 1.0,
                        prior: float = 0.1, candidates: int = 6, max_distance: float | None = None,
                        min_similarity: float | None = None, select: str = "loss", seed: int = 0,
-                       anchor: float = 0.0) -> list[EditResult]:
+                       anchor: float = 0.0, revert: bool = False) -> list[EditResult]:
         targets = parse_targets(target, self.heads, weights)
         method = check_choice("method", method, ("adam", "random"))
         select = check_choice("select", select, ("loss", "closest"))
@@ -475,6 +480,7 @@ class LatentEditor:
         if min_similarity is not None:
             min_similarity = check_number("min_similarity", min_similarity, 0.0, 1.0)
         seed, anchor = check_seed(seed), check_number("anchor", anchor, minimum=0.0)
+        revert = check_bool("revert", revert)
         objective = lambda z: total_loss(targets, z)  # noqa: E731
         if method == "adam":
             path = adam_search(codes, objective, steps, lr, proximity, prior, tolerance=1e-4, patience=10)
@@ -514,9 +520,28 @@ class LatentEditor:
             trajectories.append(rows)
         rows_index = torch.arange(n)
         chosen_t = torch.tensor(chosen)
-        return self._results(codes, source_texts, tried[rows_index, chosen_t],
-                             [texts[i * len(picks) + c] for i, c in enumerate(chosen)], "optimize",
-                             trajectories=trajectories, recoded=recoded.view(n, len(picks), dim)[rows_index, chosen_t])
+        latents, picked = tried[rows_index, chosen_t], [texts[i * len(picks) + c] for i, c in enumerate(chosen)]
+        picked_codes = recoded.view(n, len(picks), dim)[rows_index, chosen_t]
+        if revert:
+            arrived = [trajectories[i][c]["accepted"] for i, c in enumerate(chosen)]
+            picked, picked_codes, taken = self._revert(targets, picked, picked_codes, source_texts, codes, arrived,
+                                                       max_distance)
+            owners = [i for i, reverts in enumerate(taken) for _ in reverts]
+            if owners:  # one trajectory row per revert, with the same figures as a candidate's
+                reverted = [text for reverts in taken for text in reverts]
+                reverted_codes = self._encode_distinct(reverted)
+                with torch.no_grad():
+                    reverted_losses = total_loss(targets, reverted_codes)
+                reverted_scores = self._score_codes(reverted_codes, [t.head.config.name for t in targets])
+                for k, (i, text) in enumerate(zip(owners, reverted)):
+                    trajectories[i].append({
+                        "step": "revert", "text": text, "loss": round(float(reverted_losses[k]), 4),
+                        "scores": {head: values[k] for head, values in reverted_scores.items()},
+                        "distance": round(float((reverted_codes[k] - codes[i]).norm()), 4),
+                        "similarity": round(word_similarity(source_texts[i], text), 4), "allowed": True, "accepted": True})
+            latents = torch.where(torch.tensor([bool(t) for t in taken]).unsqueeze(1), picked_codes, latents)
+        return self._results(codes, source_texts, latents, picked, "optimize", trajectories=trajectories,
+                             recoded=picked_codes)
 
     def neighbors(self, text: str, n: int = 5, radius: float = 0.5, seed: int = 0) -> list[EditResult]:
         """Decode ``n`` random codes at distance ``radius`` x (the code's RMS size x sqrt(D)) around a text."""

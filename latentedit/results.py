@@ -19,7 +19,7 @@ class EditResult:
 
     text: str
     source_text: str
-    latent: torch.Tensor  # (K*dz,) the code that was decoded (after shift(revert=True) reverted it: its code)
+    latent: torch.Tensor  # (K*dz,) the code that was decoded (after a revert: the reverted text's code)
     source_latent: torch.Tensor  # (K*dz,) the code the edit started from
     operation: str  # "shift" | "optimize" | "neighbor"
     scores: dict[str, Any] = field(default_factory=dict)

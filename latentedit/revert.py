@@ -1,9 +1,10 @@
 """Minimal edits: put the source's wording back into an edited text, one changed span at a time.
 
 An edit decoded from a shifted code often changes more words than its goal needs. The editor
-(``shift(..., strength="auto", revert=True)``) tries each single-span revert of an arrived text,
-keeps the one most similar to the source among those the direction's head still accepts on
-re-encoding, and repeats until no revert is accepted. This module only makes the candidates.
+(``shift(..., strength="auto", revert=True)``, ``optimize(..., revert=True)``) tries each
+single-span revert of an arrived text, keeps the one most similar to the source among those the
+heads still accept on re-encoding, and repeats until no revert is accepted. This module only
+makes the candidates.
 
 >>> revert_candidates("the food was cold .", "the food was great and cheap .")
 ['the food was cold .']

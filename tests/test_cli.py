@@ -441,7 +441,7 @@ def test_shift_and_optimize_take_an_anchor(run, model):
     assert code == 2 and "--anchor" in err
 
 
-def test_shift_reverts_only_with_auto_strength(run, model):
+def test_shift_and_optimize_revert(run, model):
     text = "the food was awful ."
     code, out, err = run("shift", "--model", model, "--direction", "positive", "--strength", "auto", "--max-strength",
                          "8", "--revert", "--trajectory", "--json", text)
@@ -451,3 +451,8 @@ def test_shift_reverts_only_with_auto_strength(run, model):
     assert json_lines(out)[0]["trajectory"] == expected.trajectory
     code, out, err = run("shift", "--model", model, "--direction", "positive", "--revert", text)
     assert code == 2 and "--revert only applies with --strength auto" in err
+    code, out, err = run("optimize", "--model", model, "--head", "sentiment", "--target", "pos", "--revert",
+                         "--json", text)
+    assert code == 0, err
+    expected = LatentEditor.load(model).optimize(text, {"sentiment": "pos"}, revert=True)
+    assert json_lines(out)[0]["text"] == expected.text

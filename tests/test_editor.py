@@ -537,3 +537,22 @@ def test_revert_needs_auto_strength_and_a_bool(review_editor, negatives):
         review_editor.shift(negatives, "positive", strength=2.0, revert=True)
     with pytest.raises(InputError, match="revert must be True or False"):
         review_editor.shift(negatives, "positive", strength="auto", revert="yes")
+
+
+def test_optimize_can_revert_its_chosen_candidate(review_editor, negatives):
+    editor = review_editor
+    minimal = editor.optimize(negatives, {"rating": "max"}, lr=0.3, revert=True, max_distance=6.0)
+    bounded = editor.optimize(negatives, {"rating": "max"}, lr=0.3, max_distance=6.0)
+    for r, b in zip(minimal, bounded):
+        reverts = [row for row in r.trajectory if row["step"] == "revert"]
+        assert r.trajectory[: len(b.trajectory)] == b.trajectory
+        assert r.text == (reverts[-1]["text"] if reverts else b.text)
+        start = editor.score(r.source_text)["rating"]
+        for row in reverts:  # each revert still rates higher than the source, within max_distance, closer to it
+            assert row["accepted"] and row["scores"]["rating"] > start and row["distance"] <= 6.0
+            assert row["scores"]["rating"] == pytest.approx(editor.score(row["text"])["rating"], abs=1e-3)
+        similarities = [row["similarity"] for row in [b.trajectory[[x["text"] for x in b.trajectory].index(b.text)], *reverts]]
+        assert similarities == sorted(set(similarities))
+    assert sum(r.text != b.text for r, b in zip(minimal, bounded)) >= 2
+    with pytest.raises(InputError, match="revert must be True or False"):
+        editor.optimize(negatives, {"rating": "max"}, revert=1)
