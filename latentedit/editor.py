@@ -394,7 +394,7 @@ class LatentEditor:
             reverted, recoded, taken = self._revert(targets, picked_texts, recoded, source_texts, codes, done)
             for i in range(n):
                 trajectories[i] += [{"strength": round(float(strengths[chosen[i]]), 4), "revert": True, "text": text,
-                                     "arrived": True} for text in taken[i]]
+                                     "arrived": True} for text, _ in taken[i]]
             latents = torch.where(torch.tensor([bool(t) for t in taken]).unsqueeze(1), recoded, latents)
             picked_texts = reverted
         return self._results(codes, source_texts, latents, picked_texts, "shift",
@@ -402,12 +402,12 @@ class LatentEditor:
 
     def _revert(self, targets: list, texts: list[str], recoded: torch.Tensor, sources: list[str],
                 starts: torch.Tensor, arrived: list[bool],
-                max_distance: float | None = None) -> tuple[list[str], torch.Tensor, list[list[str]]]:
+                max_distance: float | None = None) -> tuple[list[str], torch.Tensor, list[list[tuple]]]:
         """Minimal edits of the arrived texts: each round tries every single-span revert of each
         text (see :func:`revert_candidates`) and keeps the one most similar to its source among
         those that still arrive (:meth:`_accepted`; code within ``max_distance`` of the start when
         given) and are more similar than the text; rounds go on until no text changes.
-        -> (texts, their codes (N, D), the reverts each text took)."""
+        -> (texts, their codes (N, D), the reverts each text took as (text, code) pairs)."""
         texts, recoded = list(texts), recoded.clone()
         taken = [[] for _ in texts]
         todo = [i for i in range(len(texts)) if arrived[i]]
@@ -420,14 +420,15 @@ class LatentEditor:
             accepted = self._accepted(targets, codes, starts[rows], tried, [sources[i] for i in rows])
             if max_distance is not None:
                 accepted &= (codes - starts[rows]).norm(dim=-1) <= max_distance
-            best = {}  # text index -> (similarity, pool index)
+            best = {i: (word_similarity(sources[i], texts[i]), None) for i in todo}  # to beat: (similarity, pool index)
             for k, (i, candidate) in enumerate(pool):
                 similarity = word_similarity(sources[i], candidate)
-                if accepted[k] and similarity > max(word_similarity(sources[i], texts[i]), best.get(i, (-1.0,))[0]):
+                if accepted[k] and similarity > best[i][0]:
                     best[i] = (similarity, k)
-            for i, (_, k) in best.items():
+            best = {i: k for i, (_, k) in best.items() if k is not None}
+            for i, k in best.items():
                 texts[i], recoded[i] = tried[k], codes[k]
-                taken[i].append(tried[k])
+                taken[i].append((tried[k], codes[k]))
             todo = sorted(best)
         return texts, recoded, taken
 
@@ -528,8 +529,8 @@ class LatentEditor:
                                                        max_distance)
             owners = [i for i, reverts in enumerate(taken) for _ in reverts]
             if owners:  # one trajectory row per revert, with the same figures as a candidate's
-                reverted = [text for reverts in taken for text in reverts]
-                reverted_codes = self._encode_distinct(reverted)
+                reverted = [text for reverts in taken for text, _ in reverts]
+                reverted_codes = torch.stack([code for reverts in taken for _, code in reverts])
                 with torch.no_grad():
                     reverted_losses = total_loss(targets, reverted_codes)
                 reverted_scores = self._score_codes(reverted_codes, [t.head.config.name for t in targets])
