@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     shift.add_argument("--revert", action="store_true",
                        help="with --strength auto: put the source's wording back into each changed word span while "
                             "the direction's head still sees the target (a minimal edit)")
+    shift.add_argument("--min-gain", type=_non_negative_float, default=0.0, metavar="G",
+                       help="with --strength auto and a direction judged by a regression head (such as formal): "
+                            "a text arrives once the head moves it more than G toward the target (default: any move)")
     text_inputs(shift, trajectory=True)
 
     optimize = command("optimize", run_optimize, "Search the latent space for edits that move property heads to targets.")
@@ -368,14 +371,15 @@ def run_encode(args) -> None:
 
 
 def run_shift(args) -> None:
-    for flag, given in (("--max-strength", args.max_strength is not None), ("--revert", args.revert)):
+    for flag, given in (("--max-strength", args.max_strength is not None), ("--revert", args.revert),
+                        ("--min-gain", args.min_gain > 0)):
         if given and args.strength != "auto":
             raise InputError(f"{flag} only applies with --strength auto")
     texts = _text_source(args)
     editor = _load(args.model)
     _require(editor.directions, args.direction, "direction", "learn one with latentedit learn-direction")
     options = {"max_strength": args.max_strength} if args.max_strength is not None else {}
-    options["anchor"], options["revert"] = args.anchor, args.revert
+    options.update(anchor=args.anchor, revert=args.revert, min_gain=args.min_gain)
 
     def process(chunk: list[str]) -> list[dict]:
         return [_result_row(r, args.trajectory) for r in editor.shift(chunk, args.direction, args.strength, **options)]

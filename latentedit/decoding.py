@@ -14,6 +14,13 @@ from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 # stopping loops such as "super super super ..."; 0.2% of real Yelp sentences repeat a word trigram.
 NO_REPEAT_NGRAM = 4
 
+# Checking drafts in one parallel pass pays while a decoding step is bound by reading the weights,
+# not by arithmetic: on the default model (1 CPU thread) drafted greedy decoding of Yelp dev
+# sentences that decode back to themselves took 0.2x the time of plain greedy for batches of 1-8
+# rows, 0.5x for 32 and 1.06x for 128; sentences that do not took 0.84x (1 row) to 1.1x (8 rows)
+# and 2x (128 rows). Larger batches are decoded without their drafts.
+DRAFT_MAX_ROWS = 8
+
 
 def _new_cache() -> EncoderDecoderCache:
     return EncoderDecoderCache(DynamicCache(), DynamicCache())
@@ -52,8 +59,22 @@ def anchor_bonus(anchor: torch.Tensor, previous: torch.Tensor | None, vocab: int
     return bonus.scatter_reduce_(1, anchor[:, 1:], follows.float(), reduce="amax")
 
 
+def _adjusted(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_repeat_ngram: int,
+              anchor: torch.Tensor | None, anchor_weight: float) -> torch.Tensor:
+    """Step logits (B, V) after ``history`` (B, t) decoded ids: the anchor bonus added and
+    repeated n-grams banned (in place; see :func:`_step_loop`)."""
+    step = history.shape[1]
+    if anchor is not None and anchor_weight > 0:
+        logits += anchor_weight * anchor_bonus(anchor, history[:, -1] if step else None, logits.shape[-1], pad_id)
+    if no_repeat_ngram >= 2 and step >= no_repeat_ngram - 1:
+        rows, tokens = banned_repeats(history, no_repeat_ngram)
+        logits[rows, tokens] = float("-inf")
+    return logits
+
+
 def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram: int = 0,
-               anchor: torch.Tensor | None = None, anchor_weight: float = 0.0) -> torch.Tensor:
+               anchor: torch.Tensor | None = None, anchor_weight: float = 0.0,
+               prefix: torch.Tensor | None = None, cache: EncoderDecoderCache | None = None) -> torch.Tensor:
     """Shared loop of greedy and sampling: choose(logits (B', V)) -> next ids (B',).
 
     Rows that have produced </s> leave the batch (and the cache), so a long straggler does not
@@ -61,24 +82,25 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     an n-gram of tokens (see :func:`banned_repeats`). With source ids ``anchor`` (B, L) and
     ``anchor_weight`` > 0, each row's logits gain that much for every token that would continue
     its source (see :func:`anchor_bonus`): the decoder keeps the source's wording wherever the
-    code does not pull strongly elsewhere.
+    code does not pull strongly elsewhere. ``prefix`` (B, m), m >= 1, resumes after m tokens
+    already chosen, with ``cache`` holding the decoder's states of <s> and prefix[:, :-1].
     """
     cfg = model.config
     memory, offset = model.latent_context(z)
-    cache = _new_cache()
     batch = z.shape[0]
     output = torch.full((batch, max_length), cfg.pad_token_id, dtype=torch.long, device=z.device)
     active = torch.arange(batch, device=z.device)  # rows still being decoded
-    current = torch.full((batch, 1), cfg.bos_token_id, dtype=torch.long, device=z.device)
-    length = 0
-    for step in range(max_length):
+    if prefix is None:
+        cache, begin = _new_cache(), 0
+        current = torch.full((batch, 1), cfg.bos_token_id, dtype=torch.long, device=z.device)
+    else:
+        begin = prefix.shape[1]
+        output[:, :begin], current = prefix, prefix[:, -1:]
+    length = begin
+    for step in range(begin, max_length):
         logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()  # (B', V)
-        if anchor is not None and anchor_weight > 0:
-            previous = output[active, step - 1] if step else None
-            logits += anchor_weight * anchor_bonus(anchor[active], previous, logits.shape[-1], cfg.pad_token_id)
-        if no_repeat_ngram >= 2 and step >= no_repeat_ngram - 1:
-            rows, tokens = banned_repeats(output[active, :step], no_repeat_ngram)
-            logits[rows, tokens] = float("-inf")
+        logits = _adjusted(logits, output[active, :step], cfg.pad_token_id, no_repeat_ngram,
+                           anchor[active] if anchor is not None else None, anchor_weight)
         next_ids = choose(logits)
         output[active, step] = next_ids
         length = step + 1
@@ -95,8 +117,48 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
 
 
 def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_REPEAT_NGRAM,
-           anchor: torch.Tensor | None = None, anchor_weight: float = 0.0) -> torch.Tensor:
-    return _step_loop(model, z, max_length, lambda logits: logits.argmax(-1), no_repeat_ngram, anchor, anchor_weight)
+           anchor: torch.Tensor | None = None, anchor_weight: float = 0.0,
+           draft: torch.Tensor | None = None) -> torch.Tensor:
+    """Greedy decoding. With ``draft`` (B, L) ids (each row ending with </s>, padded with <pad>),
+    e.g. the source text of an edit, one teacher-forced pass checks the draft first: a row whose
+    greedy choice matches its draft through </s> is done without a step loop, and the step loop
+    of the others starts after the longest prefix that they all share with their drafts. The
+    output is the greedy decode either way (up to float rounding between the parallel pass and
+    cached steps). Batches of more than :data:`DRAFT_MAX_ROWS` rows ignore their drafts."""
+    choose = lambda logits: logits.argmax(-1)  # noqa: E731
+    if draft is None or z.shape[0] > DRAFT_MAX_ROWS:
+        return _step_loop(model, z, max_length, choose, no_repeat_ngram, anchor, anchor_weight)
+    cfg = model.config
+    draft = draft[:, :max_length].to(z.device)
+    batch, width = draft.shape
+    memory, offset = model.latent_context(z)
+    cache = _new_cache()
+    inputs = torch.cat([torch.full((batch, 1), cfg.bos_token_id, dtype=torch.long, device=z.device), draft[:, :-1]], 1)
+    logits = model.decoder_logits(inputs, memory, offset, cache).float()  # (B, L, V)
+    chosen = torch.stack([_adjusted(logits[:, t], draft[:, :t], cfg.pad_token_id, no_repeat_ngram, anchor, anchor_weight)
+                          .argmax(-1) for t in range(width)], 1)  # (B, L): greedy choice after each draft prefix
+    agreed = (chosen == draft).long().cumprod(1).sum(1)  # (B,) leading draft tokens greedy agrees with
+    ends = (draft == cfg.eos_token_id).long().argmax(1)  # (B,) where each draft's </s> is
+    has_end = (draft == cfg.eos_token_id).any(1)
+    done = (has_end & (agreed > ends)) | (agreed == max_length)
+    output = draft.masked_fill(~done.unsqueeze(1), cfg.pad_token_id)
+    rest = (~done).nonzero().squeeze(1)
+    if len(rest):
+        shared = int(agreed[rest].min())  # steps every remaining row can skip
+        if shared:
+            cache.crop(shared - width)
+            cache.reorder_cache(rest)
+            tail = _step_loop(model, z[rest], max_length, choose, no_repeat_ngram,
+                              anchor[rest] if anchor is not None else None, anchor_weight,
+                              prefix=draft[rest, :shared], cache=cache)
+        else:
+            tail = _step_loop(model, z[rest], max_length, choose, no_repeat_ngram,
+                              anchor[rest] if anchor is not None else None, anchor_weight)
+        length = max(tail.shape[1], output.shape[1])
+        output = torch.nn.functional.pad(output, (0, length - output.shape[1]), value=cfg.pad_token_id)
+        output[rest] = torch.nn.functional.pad(tail, (0, length - tail.shape[1]), value=cfg.pad_token_id)
+    used = int((output != cfg.pad_token_id).sum(1).max())
+    return output[:, :max(used, 1)]
 
 
 def sample(

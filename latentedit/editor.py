@@ -48,7 +48,7 @@ from .validation import (
 BUILTIN_MODELS = Path(__file__).parent / "models"  # built-in names resolve to folders here
 MAX_STRENGTH = 1e6  # |strength| beyond this is absurd (codes have a norm of a few units) and overflows float32
 #: decoding methods and the options each takes (see TransformerVAE.generate)
-DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight"),
+DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight", "draft"),
                   "sample": ("max_length", "temperature", "top_k", "top_p", "generator", "no_repeat_ngram"),
                   "beam": ("max_length", "num_beams", "length_penalty")}
 MIN_TEMPERATURE = 1e-6  # below this, logits / temperature overflow to inf and sampling breaks
@@ -167,7 +167,9 @@ class LatentEditor:
         anchor_weight > 0 adds that much to the logit of every token that continues the code's
         source text, so the output keeps the source's wording where the code does not pull hard
         elsewhere), "sample" (also temperature, top_k, top_p, generator) or "beam" (also
-        num_beams, length_penalty).
+        num_beams, length_penalty). Greedy's ``draft``, one guessed output text per code (such as
+        the text the code was edited from), changes nothing but speed: rows whose greedy decode is
+        the draft are checked in one parallel pass instead of decoded step by step.
 
         >>> editor.decode(editor.encode(["the food was cold ."]), anchor="the food was cold .", anchor_weight=6)  # doctest: +SKIP
         """
@@ -181,15 +183,16 @@ class LatentEditor:
         if codes.ndim not in (1, 2) or codes.shape[-1] != size or codes.numel() == 0 or not torch.isfinite(codes).all():
             raise InputError(f"codes must be finite, of shape ({size},) or (N, {size}); got {tuple(codes.shape)}")
         codes = codes.reshape(-1, size)
-        anchor = options.pop("anchor", None)
-        if anchor is not None and len(anchor) != codes.shape[0]:
-            raise InputError(f"anchor must hold one source text per code: {len(anchor)} texts for {codes.shape[0]} codes")
+        per_code = {name: options.pop(name) for name in ("anchor", "draft") if name in options}
+        for name, given in per_code.items():
+            if len(given) != codes.shape[0]:
+                raise InputError(f"{name} must hold one text per code: {len(given)} texts for {codes.shape[0]} codes")
         options.setdefault("max_length", self.model.config.max_length - 1)  # room for </s> on re-encoding
         texts = []
         for start in range(0, codes.shape[0], self.batch_size):
-            if anchor is not None:
-                sources = self.tokenizer.encode(anchor[start : start + self.batch_size], self.model.config.max_length)
-                options["anchor"] = sources.ids.to(self.device)
+            for name, given in per_code.items():
+                ids = self.tokenizer.encode(given[start : start + self.batch_size], self.model.config.max_length).ids
+                options[name] = ids.to(self.device)
             batch = codes[start : start + self.batch_size].to(self.device, self.model.shared.weight.dtype)
             ids = self.model.generate(batch, method, **options)
             texts.extend(self.tokenizer.decode(ids.cpu()))
@@ -197,7 +200,9 @@ class LatentEditor:
 
     def reconstruct(self, texts: str | Sequence[str]) -> str | list[str]:
         """Encode (posterior mean) then greedily decode."""
-        return self.decode(self.encode(texts))
+        single, texts = _as_list(texts)
+        decoded = self.decode(self.encode(texts), draft=texts)
+        return decoded[0] if single else decoded
 
     def interpolate(self, a: str, b: str, steps: int = 11, method: str = "slerp") -> list[InterpolationPoint]:
         """Decode ``steps`` evenly spaced points between the codes of ``a`` and ``b`` (ends included)."""
@@ -306,7 +311,7 @@ class LatentEditor:
 
     def shift(self, texts: str | Sequence[str], direction: str, strength: float | str = 1.0,
               max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0,
-              revert: bool = False) -> EditResult | list[EditResult]:
+              revert: bool = False, min_gain: float = 0.0) -> EditResult | list[EditResult]:
         """Move each text's code along a direction: z + strength * vector, then decode.
 
         Negative strength moves the other way; 0 gives the reconstruction. ``strength="auto"``
@@ -320,21 +325,25 @@ class LatentEditor:
         (with ``strength="auto"``) then makes each arrived edit minimal: changed word spans go
         back to the source's wording, one at a time, while the head still scores the re-encoded
         text as the target (see :mod:`latentedit.revert`; the trajectory lists each revert).
+        For a direction judged by a regression head (such as ``formal``), a text arrives when the
+        head moves it toward the target by more than ``min_gain`` (head units; default 0: any move).
 
         >>> editor.shift("the food was cold .", "positive", "auto", max_strength=12, anchor=6, revert=True)  # doctest: +SKIP
+        >>> editor.shift("hey whats up", "formal", "auto", max_strength=12, revert=True, min_gain=0.5)  # doctest: +SKIP
         """
         single, texts = _as_list(texts)
 
         def run(batch: list[str]) -> list[EditResult]:
             with self._remembering(batch) as codes:
-                return self.shift_codes(codes, batch, direction, strength, max_strength, grid, anchor, revert=revert)
+                return self.shift_codes(codes, batch, direction, strength, max_strength, grid, anchor, revert=revert,
+                                        min_gain=min_gain)
 
         results = self._in_batches(texts, f"shift {direction}", run)
         return results[0] if single else results
 
     def shift_codes(self, codes: torch.Tensor, source_texts: list[str], direction: str, strength: float | str = 1.0,
                     max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0,
-                    vectors: torch.Tensor | None = None, revert: bool = False) -> list[EditResult]:
+                    vectors: torch.Tensor | None = None, revert: bool = False, min_gain: float = 0.0) -> list[EditResult]:
         """:meth:`shift` of codes (N, D) already encoded from ``source_texts``. ``vectors`` (N, D)
         moves each code along its own vector instead of the direction's (per-text directions);
         the direction's head and target still judge arrival for ``strength="auto"``."""
@@ -345,11 +354,13 @@ class LatentEditor:
             raise InputError(f"vectors must be finite numbers shaped like the codes {tuple(codes.shape)}")
         anchor = check_number("anchor", anchor, minimum=0.0)
         revert = check_bool("revert", revert)
+        min_gain = check_number("min_gain", min_gain, minimum=0.0)
         if isinstance(strength, str) and strength == "auto":
-            return self._auto_shift(codes, source_texts, direction, max_strength, grid, anchor, vectors, revert)
-        if revert:
-            raise InputError("revert=True needs strength='auto': a span is reverted only while the direction's head "
-                             "still scores the text as its target")
+            return self._auto_shift(codes, source_texts, direction, max_strength, grid, anchor, vectors, revert, min_gain)
+        for name, given in (("revert=True", revert), ("min_gain > 0", min_gain > 0)):
+            if given:
+                raise InputError(f"{name} needs strength='auto': only an automatic strength asks the direction's head "
+                                 "whether a text has arrived")
         if isinstance(strength, str):
             raise InputError(f"strength must be a finite number or 'auto', got {shown(strength)}")
         strength = check_number("strength", strength, -MAX_STRENGTH, MAX_STRENGTH)
@@ -357,7 +368,8 @@ class LatentEditor:
         texts = self._decode_anchored(shifted, source_texts, anchor)
         return self._results(codes, source_texts, shifted, texts, "shift", strengths=[strength] * len(texts))
 
-    def _auto_shift(self, codes, source_texts, direction_name, max_strength, grid, anchor, vectors, revert) -> list[EditResult]:
+    def _auto_shift(self, codes, source_texts, direction_name, max_strength, grid, anchor, vectors, revert,
+                    min_gain) -> list[EditResult]:
         direction = self._direction(direction_name)
         if not direction.head:
             raise InputError(f"direction {direction_name!r} has no head to judge arrival; learn it with head= and "
@@ -365,6 +377,11 @@ class LatentEditor:
         max_strength = check_number("max_strength", max_strength, -MAX_STRENGTH, MAX_STRENGTH)
         grid = check_int("grid", grid, minimum=1)
         targets = parse_targets({direction.head: direction.target}, self.heads)
+        if min_gain > 0:
+            if targets[0].head.config.kind != "regression":
+                raise InputError(f"min_gain applies to directions judged by a regression head; {direction_name!r} is judged "
+                                 f"by the classification head {direction.head!r}, which must predict {direction.target!r}")
+            targets[0].min_gain = min_gain
         strengths = torch.linspace(max_strength / grid, max_strength, grid)  # (G,)
         n, dim = codes.shape
         candidates = codes.unsqueeze(1) + strengths.view(1, -1, 1) * vectors.unsqueeze(1)  # (N, G, D)
@@ -558,8 +575,11 @@ class LatentEditor:
     # -- shared ----------------------------------------------------------------------------------
 
     def _decode_anchored(self, codes: torch.Tensor, sources: list[str], anchor: float) -> list[str]:
-        """Greedy texts of codes (N, D), anchored to their source texts when ``anchor`` > 0."""
-        return self.decode(codes, anchor=sources, anchor_weight=anchor) if anchor > 0 else self.decode(codes)
+        """Greedy texts of codes (N, D), anchored to their source texts when ``anchor`` > 0 (and
+        drafted on them: an edit often decodes back to its source)."""
+        if anchor > 0:
+            return self.decode(codes, anchor=sources, anchor_weight=anchor, draft=sources)
+        return self.decode(codes, draft=sources)
 
     @contextmanager
     def _remembering(self, texts: list[str]):
@@ -707,6 +727,7 @@ _DECODE_OPTION_CHECKS = {
     "num_beams": lambda value: check_int("num_beams", value, minimum=1),
     "length_penalty": lambda value: check_number("length_penalty", value),
     "anchor": lambda value: _as_list(value)[1],
+    "draft": lambda value: _as_list(value)[1],
     "anchor_weight": lambda value: check_number("anchor_weight", value, minimum=0.0),
 }
 

@@ -23,6 +23,7 @@ class Target:
     head: PropertyHead
     goal: float | str  # a number, "max", "min", or a label
     weight: float = 1.0
+    min_gain: float = 0.0  # for regression heads: how far a code must move toward the goal to arrive
 
     def loss(self, codes: torch.Tensor) -> torch.Tensor:
         """Per-row loss (N,) of codes (N, D); lower is closer to the goal."""
@@ -45,16 +46,17 @@ class Target:
         """Has each code (N, D) arrived, compared with its start code (N, D)? (N,) bool.
 
         A classification head must predict the goal label; a regression head must predict more
-        ("max"), less ("min"), or closer to the goal number than at the start.
+        ("max"), less ("min"), or closer to the goal number than at the start, by more than
+        ``min_gain``.
         """
         if self.head.config.kind == "classification":
             return self.reached(codes)
         now, before = self.head(codes), self.head(start)
         if self.goal == "max":
-            return now > before
+            return now > before + self.min_gain
         if self.goal == "min":
-            return now < before
-        return (now - float(self.goal)).abs() < (before - float(self.goal)).abs()
+            return now < before - self.min_gain
+        return (now - float(self.goal)).abs() < (before - float(self.goal)).abs() - self.min_gain
 
 
 def parse_targets(target: dict, heads: dict[str, PropertyHead], weights: dict | None = None) -> list[Target]:

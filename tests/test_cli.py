@@ -451,6 +451,10 @@ def test_shift_and_optimize_revert(run, model):
     assert json_lines(out)[0]["trajectory"] == expected.trajectory
     code, out, err = run("shift", "--model", model, "--direction", "positive", "--revert", text)
     assert code == 2 and "--revert only applies with --strength auto" in err
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--min-gain", "0.5", text)
+    assert code == 2 and "--min-gain only applies with --strength auto" in err
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--strength", "auto", "--min-gain", "0.5", text)
+    assert code == 2 and "min_gain applies to directions judged by a regression head" in err
     code, out, err = run("optimize", "--model", model, "--head", "sentiment", "--target", "pos", "--revert",
                          "--json", text)
     assert code == 0, err

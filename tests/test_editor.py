@@ -251,6 +251,33 @@ def test_auto_strength_with_a_regression_head(review_editor, review_corpus, nega
     assert mean([r.scores["rating"] for r in results]) > mean([r.source_scores["rating"] for r in results])
 
 
+def test_min_gain_asks_a_regression_head_for_a_larger_move(review_editor, review_corpus, negatives):
+    editor = review_editor
+    editor.learn_direction("stars", texts=review_corpus.texts, values=review_corpus.ratings, head="rating",
+                           target="max")
+    any_gain = editor.shift(negatives, "stars", strength="auto", max_strength=3.0, grid=6)
+    gains = sorted(r.scores["rating"] - r.source_scores["rating"] for r in any_gain)
+    min_gain = gains[len(gains) // 2]  # half of the texts arrived with less than this
+    results = editor.shift(negatives, "stars", strength="auto", max_strength=3.0, grid=6, min_gain=min_gain)
+
+    def judge(text, result):
+        gain = editor.score(text)["rating"] - result.source_scores["rating"]
+        return None if abs(gain - min_gain) < 1e-3 else gain > min_gain
+
+    check_auto(editor, results, "stars", 3.0, 6, judge)
+    assert sum(r.strength > a.strength for r, a in zip(results, any_gain)) > 0  # some texts had to go further
+    assert all(r.strength >= a.strength for r, a in zip(results, any_gain))
+
+
+def test_min_gain_needs_auto_strength_and_a_regression_head(review_editor, negatives):
+    with pytest.raises(InputError, match="min_gain > 0 needs strength='auto'"):
+        review_editor.shift(negatives, "positive", strength=2.0, min_gain=0.5)
+    with pytest.raises(InputError, match="min_gain applies to directions judged by a regression head"):
+        review_editor.shift(negatives, "positive", strength="auto", min_gain=0.5)
+    with pytest.raises(InputError, match="min_gain"):
+        review_editor.shift(negatives, "positive", strength="auto", min_gain=-1.0)
+
+
 def test_shift_codes_moves_each_code_along_its_own_vector(review_editor, negatives):
     editor, codes = review_editor, review_editor.encode(negatives[:4])
     vector = editor.directions["positive"].vector
@@ -506,8 +533,19 @@ def test_anchored_auto_shift_and_optimize_decode_anchored_candidates(review_edit
 def test_anchor_must_be_non_negative_and_match_the_codes(review_editor, negatives):
     with pytest.raises(InputError, match="anchor"):
         review_editor.shift(negatives, "positive", anchor=-1.0)
-    with pytest.raises(InputError, match="one source text per code"):
+    with pytest.raises(InputError, match="anchor must hold one text per code"):
         review_editor.decode(review_editor.encode(negatives), anchor=negatives[:2], anchor_weight=2.0)
+
+
+def test_a_draft_changes_only_the_speed_of_decoding(review_editor, negatives):
+    codes = review_editor.encode(negatives)
+    plain = review_editor.decode(codes)
+    assert review_editor.decode(codes, draft=negatives) == plain
+    assert review_editor.decode(codes, draft=plain) == plain
+    assert review_editor.reconstruct(negatives) == plain
+    assert review_editor.reconstruct(negatives[0]) == plain[0]
+    with pytest.raises(InputError, match="draft must hold one text per code"):
+        review_editor.decode(codes, draft=negatives[:2])
 
 
 def test_revert_makes_arrived_edits_minimal(review_editor, negatives):

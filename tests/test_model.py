@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from latentedit import Tokenizer, TransformerVAE
+from latentedit import decoding
 from latentedit.decoding import _new_cache, anchor_bonus, banned_repeats
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -236,6 +237,51 @@ def test_greedy_with_a_large_anchor_weight_copies_the_source(make_config):
     assert [trim(row) for row in anchored.tolist()[:2]] == [sources[0], sources[1][:3]]
     assert anchored.tolist()[2][:5] == sources[2]  # then free: the source has no continuation
     assert not torch.equal(anchored, plain)
+
+
+# -- drafts ---------------------------------------------------------------------------------------
+
+
+def _drafts(plain: torch.Tensor) -> torch.Tensor:
+    """Drafts for 4+ greedy rows: the row itself, its first two tokens then a wrong one, a random
+    row, and the row cut before its </s>."""
+    drafts = plain.clone()
+    drafts[1, 2:] = 0
+    drafts[1, 2] = (plain[1, 2] + 1) % 60 + 3
+    drafts[1, 3] = 2
+    drafts[2] = torch.randint(3, 64, (plain.shape[1],))
+    drafts[3] = torch.where(drafts[3] == 2, 0, drafts[3])
+    return drafts
+
+
+@pytest.mark.parametrize("options", [{}, {"no_repeat_ngram": 2}, {"anchor_weight": 3.0}])
+def test_drafted_greedy_is_plain_greedy(make_config, options):
+    model = random_model(make_config, max_length=10)
+    torch.manual_seed(3)
+    z = torch.randn(6, 2, 8)
+    if "anchor_weight" in options:
+        options = {**options, "anchor": torch.randint(3, 64, (6, 5))}
+    plain = model.generate(z, "greedy", **options)
+    assert plain.shape[1] > 3
+    drafted = model.generate(z, "greedy", draft=_drafts(plain), **options)
+    assert torch.equal(drafted, plain)
+
+
+def test_rows_that_match_their_drafts_skip_the_step_loop(memorised, monkeypatch):
+    model = memorised[0]
+    torch.manual_seed(1)
+    z = torch.randn(5, 2, 32)
+    plain = model.generate(z, "greedy", no_repeat_ngram=0)
+    calls = []
+    step_loop = decoding._step_loop
+    monkeypatch.setattr(decoding, "_step_loop", lambda model, z, *args, **kwargs: calls.append(
+        (z.shape[0], kwargs.get("prefix"))) or step_loop(model, z, *args, **kwargs))
+    assert torch.equal(model.generate(z, "greedy", no_repeat_ngram=0, draft=plain), plain)
+    assert calls == []  # every row checked in the one parallel pass
+    drafts = plain.clone()
+    drafts[4, 3] = (plain[4, 3] + 1) % 60 + 3  # row 4 leaves its draft at token 3
+    assert torch.equal(model.generate(z, "greedy", no_repeat_ngram=0, draft=drafts), plain)
+    assert len(calls) == 1 and calls[0][0] == 1 and torch.equal(calls[0][1], plain[4:, :3])
 
 
 # -- (c) causality ---------------------------------------------------------------------------

@@ -1,0 +1,140 @@
+"""Choose the source anchoring and minimum gain of formality shifts on a dev split (never the test).
+
+`shift(..., "formal", strength="auto", min_gain=G)` keeps, per sentence, the smallest strength at
+which the model's own ``formality`` head rates the decoded text more than G above its source;
+``anchor=A`` keeps more of the source's wording (see benchmarks/anchor_dev.py) and ``revert=True``
+puts unneeded changes back. A larger G buys formality with content, a larger A the reverse. Dev:
+a seeded sample of the informal sentences (rating < 0) of the formality data's `judge` split,
+scored by a judge of benchmarks/formality.py's recipe (TF-IDF + ridge) trained on the rest of that
+split; the benchmark's test sentences (the `eval` split) are not used. Every setting reverts.
+
+Per setting: the dev judge's mean gain, the head's mean gain (it also chose the strength, so an
+upper bound) and self-BLEU to the source. Chosen: the largest dev gain among settings whose dev
+self-BLEU is at least ``--min-self-bleu`` (default 32: the issue's floor of 30 plus a margin for
+the difference between dev and test sentences). The last line printed is
+``anchor=<A> min_gain=<G>``: the values benchmarks/formality.py takes as --anchor and --min-gain.
+
+    python benchmarks/formality_dev.py                    # the built-in default model, 300 dev sentences
+    python benchmarks/formality_dev.py --model runs/x/model --sentences 100 --anchors 6,20
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import warnings
+from pathlib import Path
+
+import torch
+from common import RESULTS, environment, fmt, load_editor, markdown_table, write_json, write_text
+
+from latentedit import datasets
+from latentedit.judges import FormalityJudge, formality_scores
+
+DIRECTION, HEAD = "formal", "formality"
+ANCHORS = (6.0, 12.0, 20.0, 30.0)
+MIN_GAINS = (0.0, 0.25, 0.5, 0.75)
+
+
+def numbers(text: str) -> list[float]:
+    values = [float(v) for v in text.split(",") if v.strip()]
+    if not values or any(not math.isfinite(v) or v < 0 for v in values):
+        raise ValueError(text)
+    return values
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", help=f"the data folder holding formality/ (default: ${datasets.DATA_ENV}, else ../shared/data)")
+    ap.add_argument("--model", default="default", help="model folder or built-in name")
+    ap.add_argument("--sentences", type=int, default=300, help="informal dev sentences (seeded sample)")
+    ap.add_argument("--anchors", default=",".join(map(str, ANCHORS)), help="anchor weights tried, comma separated")
+    ap.add_argument("--min-gains", default=",".join(map(str, MIN_GAINS)), help="minimum head gains tried, comma separated")
+    ap.add_argument("--max-strength", type=float, default=12.0, help="largest strength of 'auto'")
+    ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
+    ap.add_argument("--min-self-bleu", type=float, default=32.0, help="the chosen setting keeps at least this dev self-BLEU")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the dev sample and of the judge")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--out", default=str(RESULTS / "formality_dev.json"), help="result JSON (.md beside it)")
+    args = ap.parse_args(argv)
+    if args.sentences < 1 or args.grid < 1 or args.threads < 1 or not args.max_strength > 0:
+        ap.error("--sentences, --grid and --threads must be >= 1, --max-strength > 0")
+    for name in ("anchors", "min_gains"):
+        try:
+            setattr(args, name, numbers(getattr(args, name)))
+        except ValueError:
+            ap.error(f"--{name.replace('_', '-')} takes non-negative numbers separated by commas")
+    return args
+
+
+def dev_split(root: Path, sentences: int, seed: int) -> tuple[list[str], FormalityJudge, int]:
+    """(informal dev sentences, a judge trained on the rest of the judge split, its size)."""
+    rated = [r for r in datasets.formality(root) if r.split == "judge"]
+    dev = random.Random(seed).sample([r.text for r in rated if r.score < 0], sentences)
+    held = set(dev)
+    rest = [r for r in rated if r.text not in held]
+    return dev, FormalityJudge(seed=seed).fit([r.text for r in rest], [r.score for r in rest]), len(rest)
+
+
+def markdown(result: dict) -> str:
+    s, best = result["settings"], result["chosen"]
+    lines = ["# Source anchoring and minimum gain of formality shifts, chosen on dev", "",
+             f"`{result['command']}`", "",
+             f"{result['environment']['date']}; {s['sentences']} informal sentences of the formality data's judge split "
+             f"(seed {s['seed']}), shifted 'formal' at strength auto (max {s['max_strength']:g}, grid {s['grid']}) with "
+             f"revert; dev judge trained on the other {s['judge_sentences']:,} judge-split sentences (Pearson r "
+             f"{s['judge_r']:.3f} held out). head gain = the model's own formality head, which also chose the "
+             "strength (an upper bound). The eval split (the benchmark's test) is not used.", ""]
+    rows = [[fmt(r["anchor"], 0), f"{r['min_gain']:g}", f"{r['head_gain']:+.2f}", f"{r['gain']:+.3f}",
+             fmt(r["improved_share"]), fmt(r["self_bleu"])] for r in result["rows"]]
+    lines += markdown_table(["anchor", "min gain", "head gain", "dev judge gain", "improved %", "self-BLEU"], rows)
+    lines += ["", f"**Chosen (largest dev gain at self-BLEU >= {s['min_self_bleu']:g}): anchor {best['anchor']:g}, "
+              f"min gain {best['min_gain']:g}** (dev gain {best['gain']:+.3f}, self-BLEU {best['self_bleu']:.1f}).", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore", UserWarning)  # sentences longer than the model's length are cut
+    try:
+        root = datasets.data_root(args.data)
+        dev, judge, judged = dev_split(root, args.sentences, args.seed)
+    except datasets.DataNotFound as error:
+        print(f"skipped: {error}")
+        return 0
+    editor, why = load_editor(args.model)
+    if editor is None or DIRECTION not in editor.directions or HEAD not in editor.heads:
+        print(f"error: {why or f'the model lacks the {DIRECTION!r} direction or the {HEAD!r} head'}", file=sys.stderr)
+        return 2
+    editor.quiet = True
+    rows = []
+    for anchor in args.anchors:
+        for min_gain in args.min_gains:
+            results = editor.shift(dev, DIRECTION, strength="auto", max_strength=args.max_strength, grid=args.grid,
+                                   anchor=anchor, revert=True, min_gain=min_gain)
+            row = {"anchor": anchor, "min_gain": min_gain, **formality_scores(dev, [r.text for r in results], judge),
+                   "head_gain": sum(r.scores[HEAD] - r.source_scores[HEAD] for r in results) / len(results)}
+            rows.append(row)
+            print(f"  anchor {anchor:g}, min gain {min_gain:g}: dev gain {row['gain']:+.3f} (head {row['head_gain']:+.2f}), "
+                  f"self-BLEU {row['self_bleu']:.1f}", file=sys.stderr)
+    kept = [r for r in rows if r["self_bleu"] >= args.min_self_bleu]
+    chosen = max(kept, key=lambda r: r["gain"]) if kept else max(rows, key=lambda r: r["self_bleu"])
+    result = {"command": ("python benchmarks/formality_dev.py " + " ".join(argv)).strip(),
+              "environment": environment(args.threads),
+              "settings": {"model": args.model, "sentences": len(dev), "seed": args.seed, "grid": args.grid,
+                           "max_strength": args.max_strength, "min_self_bleu": args.min_self_bleu,
+                           "judge_sentences": judged, "judge_r": judge.heldout_r},
+              "rows": rows, "chosen": chosen}
+    out = Path(args.out)
+    write_json(result, out)
+    write_text(markdown(result), out.with_suffix(".md"))
+    print(f"anchor={chosen['anchor']:g} min_gain={chosen['min_gain']:g}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
