@@ -17,7 +17,9 @@ Rows: latentedit shift along "formal" at strength "auto" (N = grid, smallest str
 decoded text the head rates above the source; decoded with `--anchor`, the source anchoring, where
 texts that arrive at no strength anchored are tried again unanchored, N = 2 x grid; and also
 without it when `--anchor` > 0; with `--revert`, changed word spans go back to the source's
-wording while the head still rates the text above the source, beside the row without it) and at
+wording while the head still rates the text above the source, beside the row without it; with
+`--min-gain` G, a text arrives only when the head rates it more than G above its source, beside
+the row with any gain) and at
 `--strength`; latentedit optimize toward
 {"formality": "max"} (defaults, N <= 7); a random direction of the same norm (seeded) at "auto"
 and at `--strength`; copy-input. A strength sweep of the learned and the random direction shows
@@ -74,11 +76,17 @@ def parse_args(argv):
     ap.add_argument("--data", help=f"the data folder holding formality/ (default: ${datasets.DATA_ENV}, else ../shared/data)")
     ap.add_argument("--model", default="default", help="model folder or built-in name; 'none' runs the baselines only")
     add_edit_options(ap, SWEEP)
+    ap.add_argument("--min-gain", type=float, default=0.0,
+                    help="strength auto: the head must rate the text more than this above its source "
+                         "(benchmarks/formality_dev.py chooses it on dev)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random direction and of the judge's held-out split")
     ap.add_argument("--quick", action="store_true", help=f"the first {QUICK_SENTENCES} informal sentences only")
     ap.add_argument("--out", help="result JSON (default benchmarks/results/formality.json, formality_quick.json with "
                                   "--quick); the .md is written beside it")
-    return parse_edit_args(ap, argv, "formality")
+    args = parse_edit_args(ap, argv, "formality")
+    if not args.min_gain >= 0:
+        ap.error("--min-gain must be >= 0")
+    return args
 
 
 def check_model(editor) -> dict:
@@ -118,23 +126,27 @@ def latentedit_rows(editor, sources: list[str], judge: FormalityJudge, args, not
         print(f"  {label}: gain {row['gain']:+.2f}, self-BLEU {row['self_bleu']:.1f} ({timing['seconds']:.0f} s)",
               file=sys.stderr)
 
-    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor, revert=args.revert)
-    reverted = ", revert" if args.revert else ""
-    anchored = (f", anchor {args.anchor:g}" if args.anchor else "") + reverted
+    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor, revert=args.revert,
+                min_gain=args.min_gain)
+
+    def auto_label(anchor=args.anchor, min_gain=args.min_gain, revert=args.revert) -> str:
+        """'strength auto' and the settings of the row, naming those it leaves out of the headline's."""
+        return ("strength auto" + (f", anchor {anchor:g}" if anchor else ", no anchor" if args.anchor else "")
+                + (f", min gain {min_gain:g}" if min_gain else ", any gain" if args.min_gain else "")
+                + (", revert" if revert else ", no revert" if args.revert else ""))
+
     by_head = f"the model's {head!r} head on the re-encoded decoded text (smallest strength it rates above the source)"
+    variations = (("unanchored", "anchor", 0.0), ("any_gain", "min_gain", 0.0), ("no_revert", "revert", False))
     for name, label in ((DIRECTION, "latentedit shift"), ("random_formal", "random direction, equal norm")):
         prefix = "random_" if name.startswith("random") else ""
         if "shift_auto" not in notes:
-            add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates(args),
+            add(f"{prefix}shift_auto", f"{label}, {auto_label()}", by_head, auto_candidates(args),
                 lambda texts, d=name: editor.shift(texts, d, **auto))
-            if args.anchor and not prefix:
-                add("shift_auto_unanchored", f"{label}, strength auto, no anchor{reverted}", by_head,
-                    auto_candidates(args, anchor=0.0),
-                    lambda texts: editor.shift(texts, DIRECTION, **{**auto, "anchor": 0.0}))
-            if args.revert and not prefix:
-                add("shift_auto_no_revert", f"{label}, strength auto{anchored.removesuffix(reverted)}, no revert", by_head,
-                    auto_candidates(args, revert=False),
-                    lambda texts: editor.shift(texts, DIRECTION, **{**auto, "revert": False}))
+            for key, option, off in variations if not prefix else ():
+                if auto[option] != off:  # the headline without one of its settings
+                    add(f"shift_auto_{key}", f"{label}, {auto_label(**{option: off})}", by_head,
+                        auto_candidates(args, **({option: off} if option != "min_gain" else {})),
+                        lambda texts, o={option: off}: editor.shift(texts, DIRECTION, **{**auto, **o}))
         add(f"{prefix}shift_{args.strength:g}", f"{label}, strength {args.strength:g}", "none (one decode)", 1,
             lambda texts, d=name: editor.shift(texts, d, args.strength))
         if not prefix and "optimize" not in notes:
@@ -235,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "formality",
         "command": ("python benchmarks/formality.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(sources), "quick": args.quick, "strength": args.strength,
-                     "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor,
+                     "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "min_gain": args.min_gain,
                      "sweep": args.sweep, "seed": args.seed,
                      "device": args.device, "bleu": "corpus BLEU-4, 13a tokenisation (latentedit.judges.bleu)",
                      "best_of": 1, "judge_selects": False},

@@ -200,3 +200,43 @@ def test_formality_with_an_anchor_adds_the_unanchored_row(data_root, model_folde
     # the tiny model's tokenizer cannot spell every informal word, so even copying is not exact
     assert rows["shift_auto"]["self_bleu"] > rows["shift_auto_unanchored"]["self_bleu"] + 30
     assert rows["random_shift_auto"]["self_bleu"] > rows["random_shift_1"]["self_bleu"] + 30
+
+
+def test_formality_with_a_min_gain_adds_the_any_gain_row(data_root, model_folder, tmp_path):
+    out = tmp_path / "fo.json"
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "0",
+            "--min-gain", "0.3", "--revert"]
+    assert _load("formality").main(argv) == 0
+    result = json.loads(out.read_text())
+    rows = {r["key"]: r for r in result["rows"]}
+    assert rows["shift_auto"]["system"] == "latentedit shift, strength auto, min gain 0.3, revert"
+    assert rows["shift_auto_any_gain"]["system"] == "latentedit shift, strength auto, any gain, revert"
+    assert rows["shift_auto_no_revert"]["system"] == "latentedit shift, strength auto, min gain 0.3, no revert"
+    assert "shift_auto_unanchored" not in rows
+    assert result["settings"]["min_gain"] == 0.3
+    # a larger required gain never stops a text at a smaller strength
+    assert rows["shift_auto"]["mean_strength"] >= rows["shift_auto_any_gain"]["mean_strength"]
+
+
+def test_formality_dev_picks_the_largest_gain_that_keeps_self_bleu(data_root, model_folder, tmp_path, capsys):
+    out = tmp_path / "fd.json"
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sentences", "6",
+            "--anchors", "0,1e4", "--min-gains", "0,0.5", "--max-strength", "2", "--grid", "2", "--min-self-bleu", "0"]
+    assert _load("formality_dev").main(argv) == 0
+    result = json.loads(out.read_text())
+    rows = {(r["anchor"], r["min_gain"]): r for r in result["rows"]}
+    assert set(rows) == {(a, g) for a in (0.0, 1e4) for g in (0.0, 0.5)}
+    assert result["chosen"] == max(result["rows"], key=lambda r: r["gain"])  # every row keeps self-BLEU >= 0
+    chosen = result["chosen"]
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"anchor={chosen['anchor']:g} min_gain={chosen['min_gain']:g}"
+    assert "Chosen" in out.with_suffix(".md").read_text()
+    strict = ["--data", str(data_root), "--model", str(model_folder), "--out", str(tmp_path / "fd2.json"), "--sentences", "6",
+              "--anchors", "0", "--min-gains", "0", "--max-strength", "2", "--grid", "2", "--min-self-bleu", "101"]
+    assert _load("formality_dev").main(strict) == 0  # no row keeps 101: the one with the most self-BLEU
+    with pytest.raises(SystemExit):
+        _load("formality_dev").main(["--min-gains", "-1"])
+
+
+def test_formality_dev_without_data_is_skipped(tmp_path, capsys):
+    assert _load("formality_dev").main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "r.json")]) == 0
+    assert capsys.readouterr().out.startswith("skipped")

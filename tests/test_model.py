@@ -4,8 +4,7 @@ import time
 import pytest
 import torch
 
-from latentedit import Tokenizer, TransformerVAE
-from latentedit import decoding
+from latentedit import Tokenizer, TransformerVAE, decoding
 from latentedit.decoding import _new_cache, anchor_bonus, banned_repeats
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
