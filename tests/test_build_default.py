@@ -35,3 +35,13 @@ def test_a_head_takes_the_capacity_that_wins_on_the_selection_split(review_edito
     assert best == f"hidden {report['hidden']}, weight decay {report['weight_decay']:g}"
     head = review_editor.heads.pop("mood")  # the fixture is shared: leave it as it was
     assert head.config.hidden == report["hidden"] and head.config.metric_value == report["accuracy"]
+
+
+def test_balanced_sample_takes_as_many_of_each_label_as_the_smallest_has():
+    texts = [f"a{i}" for i in range(3)] + [f"b{i}" for i in range(5)]
+    labels = ["a"] * 3 + ["b"] * 5
+    sample, sampled_labels = build_default.balanced_sample(texts, labels, 4, seed=0)
+    assert sorted(sampled_labels) == ["a"] * 3 + ["b"] * 3
+    assert all(t[0] == label for t, label in zip(sample, sampled_labels))
+    assert build_default.balanced_sample(texts, labels, 4, seed=0) == (sample, sampled_labels)  # seeded
+    assert len(build_default.balanced_sample(texts, labels, 2, seed=0)[0]) == 4
