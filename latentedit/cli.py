@@ -16,7 +16,7 @@ Edit texts::
     latentedit shift --model M --direction positive --strength 1.5 "the food was cold ."
     latentedit shift --model M --direction positive --strength auto --max-strength 3 "the food was cold ."
     latentedit shift --model M --direction positive --input in.txt --output out.txt
-    latentedit shift --direction positive --strength auto --max-strength 12 --anchor 6 --revert "the food was cold ."
+    latentedit shift --direction positive --strength auto --max-strength 9 --anchor 10 --revert "the food was cold ."
     latentedit optimize --head likes --target max "the food was ok ."
     latentedit optimize --model M --head likes --target 4.5 --head sentiment --target positive --weight 1 --weight 2 \\
         --method random --steps 30 --max-distance 3 --min-similarity 0.5 --seed 1 --json "the food was ok ."

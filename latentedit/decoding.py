@@ -90,7 +90,7 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     batch = z.shape[0]
     output = torch.full((batch, max_length), cfg.pad_token_id, dtype=torch.long, device=z.device)
     active = torch.arange(batch, device=z.device)  # rows still being decoded
-    if prefix is None:
+    if prefix is None:  # a cache of an unused prefix is ignored
         cache, begin = _new_cache(), 0
         current = torch.full((batch, 1), cfg.bos_token_id, dtype=torch.long, device=z.device)
     else:
@@ -145,15 +145,13 @@ def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_RE
     rest = (~done).nonzero().squeeze(1)
     if len(rest):
         shared = int(agreed[rest].min())  # steps every remaining row can skip
+        prefix = None
         if shared:
-            cache.crop(shared - width)
+            cache.crop(shared - width)  # keep the states of <s> and the shared prefix but its last token
             cache.reorder_cache(rest)
-            tail = _step_loop(model, z[rest], max_length, choose, no_repeat_ngram,
-                              anchor[rest] if anchor is not None else None, anchor_weight,
-                              prefix=draft[rest, :shared], cache=cache)
-        else:
-            tail = _step_loop(model, z[rest], max_length, choose, no_repeat_ngram,
-                              anchor[rest] if anchor is not None else None, anchor_weight)
+            prefix = draft[rest, :shared]
+        tail = _step_loop(model, z[rest], max_length, choose, no_repeat_ngram,
+                          anchor[rest] if anchor is not None else None, anchor_weight, prefix=prefix, cache=cache)
         length = max(tail.shape[1], output.shape[1])
         output = torch.nn.functional.pad(output, (0, length - output.shape[1]), value=cfg.pad_token_id)
         output[rest] = torch.nn.functional.pad(tail, (0, length - tail.shape[1]), value=cfg.pad_token_id)

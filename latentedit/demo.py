@@ -26,9 +26,10 @@ DEMO_REVIEWS = ["the food was cold and the service was slow .", "i would not rec
 DEMO_INFORMAL = ["hey whats up , u coming tonight ?", "lol that movie was sooo bad"]
 DEMO_TWEET = "Thank you to everyone who came out tonight. We will win!"
 # The shifts keep the source's wording (anchoring, then reverting spans the edit did not need) with
-# the settings benchmarks/anchor_dev.py picked on Yelp dev for the shipped model
-# (benchmarks/results/anchor_dev.md).
-DEMO_ANCHOR, DEMO_MAX_STRENGTH, DEMO_REVERT = 6.0, 12.0, True
+# the settings chosen on dev for the shipped model: benchmarks/anchor_dev.py on Yelp dev for
+# sentiment, benchmarks/formality_dev.py for formality (benchmarks/results/*_dev.md).
+DEMO_SHIFTS = {"positive": {"max_strength": 9.0, "anchor": 10.0, "revert": True},
+               "formal": {"max_strength": 12.0, "anchor": 20.0, "revert": True, "min_gain": 0.25}}
 
 
 def run(workdir: Path) -> None:
@@ -66,11 +67,12 @@ def _describe(console: Console, editor: LatentEditor) -> None:
 
 
 def _shift_table(console: Console, editor: LatentEditor, direction: str, texts: list[str], head: str) -> None:
+    settings = DEMO_SHIFTS[direction]
+    flags = " ".join(f"--{name.replace('_', '-')}" + ("" if value is True else f" {value:g}")
+                     for name, value in settings.items() if value is not False)
     table = Table("input", f"{head} before", f"shifted {direction} (strength auto)", "strength", f"{head} after",
-                  title=f"latentedit shift --direction {direction} --strength auto --max-strength {DEMO_MAX_STRENGTH:g} "
-                        f"--anchor {DEMO_ANCHOR:g}{' --revert' if DEMO_REVERT else ''}")
-    for result in editor.shift(texts, direction, strength="auto", max_strength=DEMO_MAX_STRENGTH, anchor=DEMO_ANCHOR,
-                               revert=DEMO_REVERT):
+                  title=f"latentedit shift --direction {direction} --strength auto {flags}")
+    for result in editor.shift(texts, direction, strength="auto", **settings):
         table.add_row(result.source_text, _shown(result.source_scores.get(head)), result.text,
                       f"{result.strength:.2f}", _shown(result.scores.get(head)))
     console.print(table)

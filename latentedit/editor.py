@@ -328,8 +328,8 @@ class LatentEditor:
         For a direction judged by a regression head (such as ``formal``), a text arrives when the
         head moves it toward the target by more than ``min_gain`` (head units; default 0: any move).
 
-        >>> editor.shift("the food was cold .", "positive", "auto", max_strength=12, anchor=6, revert=True)  # doctest: +SKIP
-        >>> editor.shift("hey whats up", "formal", "auto", max_strength=12, revert=True, min_gain=0.5)  # doctest: +SKIP
+        >>> editor.shift("the food was cold .", "positive", "auto", max_strength=9, anchor=10, revert=True)  # doctest: +SKIP
+        >>> editor.shift("hey whats up", "formal", "auto", anchor=20, revert=True, min_gain=0.25)  # doctest: +SKIP
         """
         single, texts = _as_list(texts)
 
