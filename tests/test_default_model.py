@@ -57,3 +57,15 @@ def test_the_cli_uses_the_default_model_offline(capsys):
     assert main(["shift", "--direction", "formal", "--json", "hey whats up"]) == 0
     row = json.loads(capsys.readouterr().out.strip().splitlines()[0])
     assert row["source_text"] == "hey whats up" and row["text"]
+
+
+def test_the_demo_runs_offline_on_the_default_model(tmp_path, capsys):
+    """The README's main job: shift tables with the dev-chosen settings, optimize, interpolation."""
+    from latentedit import demo
+
+    demo.run(tmp_path)
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long titles
+    for direction, settings in demo.DEMO_SHIFTS.items():
+        assert f"latentedit shift --direction {direction} --strength auto --max-strength {settings['max_strength']:g}" in out
+    assert "--min-gain 0.25" in out and "latentedit optimize --head likes" in out
+    assert not list(tmp_path.iterdir())  # the default model needs no training in the workdir
