@@ -379,7 +379,8 @@ CODES = mostly(
                                torch.full((CODE_SIZE,), 1e30)])))
 DECODE_OPTIONS = st.fixed_dictionaries({}, optional={
     "temperature": number(0.1, 2), "top_k": small(0, 50), "top_p": number(0.1, 1), "num_beams": small(1, 3),
-    "length_penalty": number(0, 2), "max_length": small(1, 11), "generator": mostly(st.builds(torch.Generator), ODD)})
+    "length_penalty": number(0, 2), "max_length": small(1, 11), "generator": mostly(st.builds(torch.Generator), ODD),
+    "draft": TEXTS})
 
 
 @target("LatentEditor.decode", st.fixed_dictionaries(
@@ -497,7 +498,8 @@ def fuzz_learn_direction(context, case):
 
 
 SHIFT_OPTIONS = {"strength": mostly(st.one_of(st.just("auto"), st.floats(-3, 3)), st.one_of(NUMBER, TEXT, ODD)),
-                 "max_strength": number(0.1, 4), "grid": small(1, 4, huge=True)}
+                 "max_strength": number(0.1, 4), "grid": small(1, 4, huge=True), "anchor": number(0, 8),
+                 "revert": mostly(st.booleans(), ODD), "min_gain": number(0, 1)}
 EDIT_TEXTS = mostly(st.one_of(REVIEWS, st.lists(REVIEWS, min_size=1, max_size=2)), TEXTS)
 
 
