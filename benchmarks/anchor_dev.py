@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 
 import torch
-from common import RESULTS, environment, fmt, load_editor, markdown_table, write_json, write_text
+from common import RESULTS, environment, fmt, load_editor, markdown_table, parse_number_lists, write_json, write_text
 
 from latentedit import datasets
 from latentedit.evaluation import corpus_bleu
@@ -62,14 +62,7 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.per_half < 1 or args.grid < 1 or args.threads < 1:
         ap.error("--per-half, --grid and --threads must be >= 1")
-    for name in ("anchors", "strengths", "max_strengths"):
-        try:
-            values = [float(v) for v in getattr(args, name).split(",") if v.strip()]
-        except ValueError:
-            values = []
-        if (name != "strengths" and not values) or any(not math.isfinite(v) or v < 0 for v in values):
-            ap.error(f"--{name.replace('_', '-')} takes non-negative numbers separated by commas")
-        setattr(args, name, values)
+    parse_number_lists(ap, args, ("anchors", "strengths", "max_strengths"), may_be_empty=("strengths",))
     return args
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import platform
 import subprocess
@@ -64,6 +65,19 @@ def parse_edit_args(ap, argv, name: str):
     if args.out is None:
         args.out = str(RESULTS / (f"{name}_quick.json" if args.quick else f"{name}.json"))
     return args
+
+
+def parse_number_lists(ap, args, names: tuple[str, ...], may_be_empty: tuple[str, ...] = ()) -> None:
+    """Turn each comma-separated option of ``names`` into a list of non-negative finite numbers
+    (empty allowed for ``may_be_empty``), or stop with an argparse error naming the option."""
+    for name in names:
+        try:
+            values = [float(v) for v in getattr(args, name).split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if (name not in may_be_empty and not values) or any(not math.isfinite(v) or v < 0 for v in values):
+            ap.error(f"--{name.replace('_', '-')} takes non-negative numbers separated by commas")
+        setattr(args, name, values)
 
 
 def load_editor(model: str, device: str = "cpu"):

@@ -21,14 +21,13 @@ the difference between dev and test sentences). The last line printed is
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import sys
 import warnings
 from pathlib import Path
 
 import torch
-from common import RESULTS, environment, fmt, load_editor, markdown_table, write_json, write_text
+from common import RESULTS, environment, fmt, load_editor, markdown_table, parse_number_lists, write_json, write_text
 
 from latentedit import datasets
 from latentedit.judges import FormalityJudge, formality_scores
@@ -36,13 +35,6 @@ from latentedit.judges import FormalityJudge, formality_scores
 DIRECTION, HEAD = "formal", "formality"
 ANCHORS = (6.0, 12.0, 20.0, 30.0)
 MIN_GAINS = (0.0, 0.25, 0.5, 0.75)
-
-
-def numbers(text: str) -> list[float]:
-    values = [float(v) for v in text.split(",") if v.strip()]
-    if not values or any(not math.isfinite(v) or v < 0 for v in values):
-        raise ValueError(text)
-    return values
 
 
 def parse_args(argv):
@@ -61,11 +53,7 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.sentences < 1 or args.grid < 1 or args.threads < 1 or not args.max_strength > 0:
         ap.error("--sentences, --grid and --threads must be >= 1, --max-strength > 0")
-    for name in ("anchors", "min_gains"):
-        try:
-            setattr(args, name, numbers(getattr(args, name)))
-        except ValueError:
-            ap.error(f"--{name.replace('_', '-')} takes non-negative numbers separated by commas")
+    parse_number_lists(ap, args, ("anchors", "min_gains"))
     return args
 
 

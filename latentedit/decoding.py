@@ -138,9 +138,9 @@ def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_RE
     chosen = torch.stack([_adjusted(logits[:, t], draft[:, :t], cfg.pad_token_id, no_repeat_ngram, anchor, anchor_weight)
                           .argmax(-1) for t in range(width)], 1)  # (B, L): greedy choice after each draft prefix
     agreed = (chosen == draft).long().cumprod(1).sum(1)  # (B,) leading draft tokens greedy agrees with
-    ends = (draft == cfg.eos_token_id).long().argmax(1)  # (B,) where each draft's </s> is
-    has_end = (draft == cfg.eos_token_id).any(1)
-    done = (has_end & (agreed > ends)) | (agreed == max_length)
+    is_end = draft == cfg.eos_token_id
+    ends = is_end.long().argmax(1)  # (B,) where each draft's </s> is
+    done = (is_end.any(1) & (agreed > ends)) | (agreed == max_length)
     output = draft.masked_fill(~done.unsqueeze(1), cfg.pad_token_id)
     rest = (~done).nonzero().squeeze(1)
     if len(rest):
