@@ -18,9 +18,13 @@ setting scored by
 
 Every auto setting is measured as it decodes and again with ``revert=True`` (changed word spans
 put back to the source's wording while the model's head still accepts; latentedit/revert.py).
-The best auto setting by score is printed last as ``anchor=<A> max_strength=<S> revert=<bool>``:
-the values that benchmarks/style_transfer.py takes as --anchor, --max-strength and --revert for
-its headline row.
+With ``--substitutes`` and ``--confidences``, every auto setting is also measured with word swaps
+tried first (``substitute=S``: one-word replacements proposed by the decoder under the code moved
+S along the direction; latentedit/substitute.py) and with a least head probability for arriving
+(``min_confidence=C``). The best auto setting by score is printed last as ``anchor=<A>
+max_strength=<S> revert=<bool> substitute=<S> min_confidence=<C>``: the values that
+benchmarks/style_transfer.py takes as --anchor, --max-strength, --revert, --substitute and
+--min-confidence for its headline row.
 
     python benchmarks/anchor_dev.py                       # the built-in default model, 100 + 100 dev sentences
     python benchmarks/anchor_dev.py --model runs/x/model --per-half 50
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import shlex
 import sys
 from pathlib import Path
 
@@ -55,6 +60,8 @@ def parse_args(argv):
     ap.add_argument("--anchors", default=",".join(map(str, ANCHORS)), help="anchor weights tried, comma separated")
     ap.add_argument("--strengths", default=",".join(map(str, FIXED_STRENGTHS)), help="fixed strengths tried")
     ap.add_argument("--max-strengths", default=",".join(map(str, MAX_STRENGTHS)), help="max strengths of 'auto' tried")
+    ap.add_argument("--substitutes", default="0", help="substitute strengths tried with every auto setting (0: no swaps)")
+    ap.add_argument("--confidences", default="0", help="min_confidence values tried with every auto setting")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
     ap.add_argument("--seed", type=int, default=0, help="seed of the dev sample")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -62,7 +69,10 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.per_half < 1 or args.grid < 1 or args.threads < 1:
         ap.error("--per-half, --grid and --threads must be >= 1")
-    parse_number_lists(ap, args, ("anchors", "strengths", "max_strengths"), may_be_empty=("strengths",))
+    parse_number_lists(ap, args, ("anchors", "strengths", "max_strengths", "substitutes", "confidences"),
+                       may_be_empty=("strengths",))
+    if any(c > 1 for c in args.confidences):
+        ap.error("--confidences are probabilities: numbers in [0, 1]")
     return args
 
 
@@ -97,21 +107,23 @@ def figures(results: list, judge: SentimentJudge, negative: list[str], positive:
 
 def markdown(result: dict) -> str:
     s = result["settings"]
-    anchors = ",".join(dict.fromkeys(f"{r['anchor']:g}" for r in result["rows"]))
     lines = ["# Source anchoring of sentiment shifts, chosen on Yelp dev", "",
-             f"`python benchmarks/anchor_dev.py --model {s['model']} --per-half {s['per_half']} --anchors {anchors}`", "",
+             f"`{result['command']}`", "",
              f"{result['environment']['date']}; {2 * s['per_half']} Li et al. dev sentences (seed {s['seed']}), "
              "negative ones shifted 'positive', positive ones 'negative'. head % = outputs the model's own "
              "sentiment head gives the target (for strength auto it also picked the strength, so it is an upper "
              "bound); dev judge % = outputs the style-transfer judge's recipe (TF-IDF + logistic regression on the "
              "Shen pool) gives the target, on dev only, to choose these settings; score = sqrt(dev judge % x "
              "self-BLEU). The test set is not used.", ""]
-    rows = [[fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("revert") else "no", fmt(r["head"]),
-             fmt(r["judge"]), fmt(r["self_bleu"]), fmt(r["score"])] for r in result["rows"]]
-    lines += markdown_table(["anchor", "strength", "revert", "head %", "dev judge %", "self-BLEU", "score"], rows)
+    rows = [[fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("revert") else "no", f"{r.get('substitute', 0):g}",
+             f"{r.get('min_confidence', 0):g}", fmt(r["head"]), fmt(r["judge"]), fmt(r["self_bleu"]), fmt(r["score"])]
+            for r in result["rows"]]
+    lines += markdown_table(["anchor", "strength", "revert", "swaps at", "min confidence", "head %", "dev judge %",
+                             "self-BLEU", "score"], rows)
     best = result["chosen"]
     lines += ["", f"**Chosen (best auto score): anchor {best['anchor']:g}, max strength {best['max_strength']:g}, "
-              f"revert {'yes' if best.get('revert') else 'no'}** "
+              f"revert {'yes' if best.get('revert') else 'no'}, swaps at {best.get('substitute', 0):g}, "
+              f"min confidence {best.get('min_confidence', 0):g}** "
               f"(head {best['head']:.1f}%, dev judge {best['judge']:.1f}%, self-BLEU {best['self_bleu']:.1f}).", ""]
     return "\n".join(lines)
 
@@ -150,22 +162,29 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for anchor in args.anchors:
         settings = [(f"{s:g}", dict(strength=s)) for s in args.strengths]
-        settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid, revert=revert))
-                     for m in args.max_strengths for revert in (False, True)]
+        settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid, revert=revert,
+                                              substitute=sub, min_confidence=confidence))
+                     for m in args.max_strengths for revert in (False, True)
+                     for sub in args.substitutes for confidence in args.confidences]
         for label, shift in settings:
             row = {"anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
-                   "revert": shift.get("revert", False), **measure(editor, judge, negative, positive, anchor=anchor, **shift)[1]}
+                   "revert": shift.get("revert", False), "substitute": shift.get("substitute", 0.0),
+                   "min_confidence": shift.get("min_confidence", 0.0),
+                   **measure(editor, judge, negative, positive, anchor=anchor, **shift)[1]}
             rows.append(row)
-            print(f"  anchor {anchor:g}, strength {label}{', revert' if row['revert'] else ''}: head {row['head']:.1f}%, "
+            print(f"  anchor {anchor:g}, strength {label}{', revert' if row['revert'] else ''}, swaps at "
+                  f"{row['substitute']:g}, confidence {row['min_confidence']:g}: head {row['head']:.1f}%, "
                   f"dev judge {row['judge']:.1f}%, self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}", file=sys.stderr)
     chosen = max((r for r in rows if r["max_strength"] is not None), key=lambda r: r["score"])
-    result = {"environment": environment(args.threads),
+    result = {"command": shlex.join(["python", "benchmarks/anchor_dev.py", *(sys.argv[1:] if argv is None else argv)]),
+              "environment": environment(args.threads),
               "settings": {"model": args.model, "per_half": args.per_half, "grid": args.grid, "seed": args.seed},
               "rows": rows, "chosen": chosen}
     out = Path(args.out)
     write_json(result, out)
     write_text(markdown(result), out.with_suffix(".md"))
-    print(f"anchor={chosen['anchor']:g} max_strength={chosen['max_strength']:g} revert={chosen['revert']}")
+    print(f"anchor={chosen['anchor']:g} max_strength={chosen['max_strength']:g} revert={chosen['revert']} "
+          f"substitute={chosen['substitute']:g} min_confidence={chosen['min_confidence']:g}")
     return 0
 
 

@@ -22,6 +22,7 @@ import latentedit
 from latentedit.directions import Direction
 from latentedit.errors import LatentEditError
 from latentedit.model_folder import atomic_file
+from latentedit.substitute import PROPOSALS_PER_WORD, SUBSTITUTION_ROUNDS
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -35,20 +36,28 @@ def add_edit_options(ap, sweep: tuple[float, ...]) -> None:
                                                               "source text) of the strength='auto' rows")
     ap.add_argument("--revert", action="store_true", help="the strength='auto' rows revert changed word spans to the "
                                                           "source's wording while the head still accepts (revert=True)")
+    ap.add_argument("--substitute", type=float, default=0.0, metavar="S",
+                    help="the strength='auto' rows first try word swaps proposed by the code moved S along the "
+                         "direction (substitute=S; 0: no swaps)")
     ap.add_argument("--sweep", default=",".join(map(str, sweep)), help="strengths of the sweep (the trade-off curve), "
                                                                       "comma separated")
     ap.add_argument("--threads", type=int, default=1, help="torch (and BLAS) threads")
     ap.add_argument("--device", default="cpu", help="torch device for the model")
 
 
-def auto_candidates(args, anchor: float | None = None, revert: bool | None = None) -> int | str:
-    """N of a strength='auto' row (at args.anchor and args.revert unless given): the grid's
-    strengths, twice when anchored (texts that arrive at no strength anchored are tried again
-    unanchored), and when reverting the reverts tried too."""
+def auto_candidates(args, anchor: float | None = None, revert: bool | None = None,
+                    substitute: float | None = None) -> int | str:
+    """N of a strength='auto' row (at args.anchor, args.revert and args.substitute unless given):
+    with word swaps, the swaps tried first (PROPOSALS_PER_WORD per word and round, at most
+    SUBSTITUTION_ROUNDS rounds); then the grid's strengths, twice when anchored (texts that
+    arrive at no strength anchored are tried again unanchored); and when reverting the reverts
+    tried too."""
     anchor = args.anchor if anchor is None else anchor
     revert = args.revert if revert is None else revert
+    substitute = args.substitute if substitute is None else substitute
     n = args.grid * (2 if anchor else 1)
-    return f"{n} + reverts" if revert else n
+    swaps = f"{PROPOSALS_PER_WORD}/word x {SUBSTITUTION_ROUNDS} swaps + " if substitute else ""
+    return f"{swaps}{n} + reverts" if revert else f"{swaps}{n}" if swaps else n
 
 
 def parse_edit_args(ap, argv, name: str):

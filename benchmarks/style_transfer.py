@@ -25,7 +25,11 @@ Rows:
   unanchored, so N = 2 x grid), and without anchoring when `--anchor` > 0; with `--revert`, each
   arrived text's changed word spans go back to the source's wording while the same head still
   scores it as the target (latentedit/revert.py; N adds the reverts tried), beside the same row
-  without reverting; and at `--strength`;
+  without reverting; with `--substitute S`, word swaps come first (the decoder, reading the
+  source under its code moved S along the direction, proposes 3 replacements per word; up to 4
+  rounds of one swap each, the head picking; latentedit/substitute.py; N adds them), and with
+  `--min-confidence C` the head must give the target a probability >= C to accept a text,
+  beside the same row without either; and at `--strength`;
 - latentedit optimize toward {"sentiment": "positive"/"negative"} (default settings: Adam, 50
   steps, up to 6 decoded candidates + the start, N <= 7, picked by the model's head: the lowest
   target loss, and with select="closest" the most similar to the source among those it accepts);
@@ -101,6 +105,8 @@ def parse_args(argv):
     ap.add_argument("--data", help=f"the data folder holding yelp/ (default: ${datasets.DATA_ENV}, else ../shared/data)")
     ap.add_argument("--model", default="default", help="model folder or built-in name; 'none' runs peers and baselines only")
     add_edit_options(ap, SWEEP)
+    ap.add_argument("--min-confidence", type=float, default=0.0, metavar="C",
+                    help="the strength='auto' rows need the sentiment head's probability of the target to be at least C")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random direction")
     ap.add_argument("--quick", action="store_true", help=f"the first {QUICK_PER_HALF} sentences of each half only")
     ap.add_argument("--out", help="result JSON (default benchmarks/results/style_transfer.json, style_transfer_quick.json "
@@ -196,18 +202,25 @@ def latentedit_rows(editor, data: dict, judge: SentimentJudge, args, notes: dict
         print(f"  {label}: judge {row['judge_accuracy']:.1f}, self-BLEU {row['self_bleu']:.1f}, "
               f"GM {fmt(row['gm'])} ({timing['seconds']:.0f} s)", file=sys.stderr)
 
-    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor, revert=args.revert)
+    auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor, revert=args.revert,
+                substitute=args.substitute, min_confidence=args.min_confidence)
     reverted = ", revert" if args.revert else ""
-    anchored = (f", anchor {args.anchor:g}" if args.anchor else "") + reverted
+    swapped = (f", swaps at {args.substitute:g}" if args.substitute else "") + (
+        f", confidence {args.min_confidence:g}" if args.min_confidence else "")
+    anchored = swapped + (f", anchor {args.anchor:g}" if args.anchor else "") + reverted
     by_head = f"the model's {HEAD!r} head on the re-encoded decoded text (smallest strength it scores as the target)"
     for prefix, label in (("", "latentedit shift"), ("random_", "random direction, equal norm")):
         if "shift_auto" not in notes:
             add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates(args),
                 lambda texts, goal, p=prefix: editor.shift(texts, p + goal, **auto))
             if args.anchor and not prefix:
-                add("shift_auto_unanchored", f"{label}, strength auto, no anchor{reverted}", by_head,
+                add("shift_auto_unanchored", f"{label}, strength auto{swapped}, no anchor{reverted}", by_head,
                     auto_candidates(args, anchor=0.0),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "anchor": 0.0}))
+            if args.substitute and not prefix:
+                add("shift_auto_no_swaps", f"{label}, strength auto{anchored.removeprefix(swapped)}, no swaps", by_head,
+                    auto_candidates(args, substitute=0.0),
+                    lambda texts, goal: editor.shift(texts, goal, **{**auto, "substitute": 0.0, "min_confidence": 0.0}))
             if args.revert and not prefix:
                 add("shift_auto_no_revert", f"{label}, strength auto{anchored.removesuffix(reverted)}, no revert", by_head,
                     auto_candidates(args, revert=False),
@@ -316,7 +329,7 @@ def plot(result: dict, path: Path) -> None:
                           xytext=(3, -9), textcoords="offset points")
     markers = {"shift_auto": ("*", "tab:blue"), "optimize": ("D", "tab:green"), "optimize_closest": ("P", "tab:olive"),
                "random_shift_auto": ("*", "tab:orange"), "shift_auto_unanchored": ("X", "tab:cyan"),
-               "shift_auto_no_revert": ("p", "tab:purple")}
+               "shift_auto_no_revert": ("p", "tab:purple"), "shift_auto_no_swaps": ("h", "tab:olive")}
     for row in result["rows"]:
         if row["key"] in markers:
             marker, color = markers[row["key"]]
@@ -398,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": ("python benchmarks/style_transfer.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(data["sources"]), "quick": args.quick, "strength": args.strength,
                      "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor,
+                     "substitute": args.substitute, "min_confidence": args.min_confidence,
                      "sweep": args.sweep, "seed": args.seed,
                      "device": args.device, "bleu": "corpus BLEU-4, 13a tokenisation (latentedit.judges.bleu)",
                      "best_of": 1, "judge_selects": False},

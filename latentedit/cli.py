@@ -168,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     shift.add_argument("--min-gain", type=_non_negative_float, default=0.0, metavar="G",
                        help="with --strength auto and a direction judged by a regression head (such as formal): "
                             "a text arrives once the head moves it more than G toward the target (default: any move)")
+    shift.add_argument("--min-confidence", type=_fraction, default=0.0, metavar="C",
+                       help="with --strength auto and a direction judged by a classification head (such as positive): "
+                            "a text arrives once the head gives the target a probability of at least C")
+    shift.add_argument("--substitute", type=_positive_float, metavar="S",
+                       help="with --strength auto: first try swapping words, one per round, for those the decoder "
+                            "proposes under the code moved S along the direction (the head picks); texts no swap "
+                            "brings to the target are shifted by decoding")
     text_inputs(shift, trajectory=True)
 
     optimize = command("optimize", run_optimize, "Search the latent space for edits that move property heads to targets.")
@@ -372,14 +379,16 @@ def run_encode(args) -> None:
 
 def run_shift(args) -> None:
     for flag, given in (("--max-strength", args.max_strength is not None), ("--revert", args.revert),
-                        ("--min-gain", args.min_gain > 0)):
+                        ("--min-gain", args.min_gain > 0), ("--min-confidence", args.min_confidence > 0),
+                        ("--substitute", args.substitute is not None)):
         if given and args.strength != "auto":
             raise InputError(f"{flag} only applies with --strength auto")
     texts = _text_source(args)
     editor = _load(args.model)
     _require(editor.directions, args.direction, "direction", "learn one with latentedit learn-direction")
     options = {"max_strength": args.max_strength} if args.max_strength is not None else {}
-    options.update(anchor=args.anchor, revert=args.revert, min_gain=args.min_gain)
+    options.update(anchor=args.anchor, revert=args.revert, min_gain=args.min_gain, min_confidence=args.min_confidence,
+                   substitute=args.substitute or 0.0)
 
     def process(chunk: list[str]) -> list[dict]:
         return [_result_row(r, args.trajectory) for r in editor.shift(chunk, args.direction, args.strength, **options)]

@@ -21,6 +21,7 @@ from typing import Sequence
 
 import torch
 
+from .decoding import teacher_forced_scores
 from .directions import Direction, learn_direction, load_direction, property_direction, save_direction
 from .errors import InputError, ModelFolderError
 from .heads import PropertyHead, check_name, fit_head, load_head, save_head
@@ -29,6 +30,7 @@ from .model_folder import read_config, read_consistently, save_model
 from .results import EditResult
 from .revert import revert_candidates
 from .search import adam_search, random_search
+from .substitute import CONTRAST, SUBSTITUTION_ROUNDS, WordVocabulary, word_substitutions
 from .targets import parse_targets, total_loss
 from .validation import (
     check_bool,
@@ -46,9 +48,11 @@ from .validation import (
 )
 
 BUILTIN_MODELS = Path(__file__).parent / "models"  # built-in names resolve to folders here
+SUBSTITUTION_BATCH = 32  # texts per teacher-forced pass of the substitution search: (32, T, V) scores
 MAX_STRENGTH = 1e6  # |strength| beyond this is absurd (codes have a norm of a few units) and overflows float32
 #: decoding methods and the options each takes (see TransformerVAE.generate)
-DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight", "draft"),
+DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight", "draft", "contrast",
+                             "contrast_weight"),
                   "sample": ("max_length", "temperature", "top_k", "top_p", "generator", "no_repeat_ngram"),
                   "beam": ("max_length", "num_beams", "length_penalty")}
 MIN_TEMPERATURE = 1e-6  # below this, logits / temperature overflow to inf and sampling breaks
@@ -77,6 +81,7 @@ class LatentEditor:
         self.batch_size = batch_size
         self.quiet = quiet
         self._local = threading.local()  # .known: text -> code while an edit of those texts runs (per thread)
+        self._words: WordVocabulary | None = None  # see _word_vocabulary
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -175,14 +180,14 @@ class LatentEditor:
         """
         options = _decode_options(method, options)
         size = self.model.config.code_size
-        try:
-            codes = torch.as_tensor(codes, dtype=torch.float32)
-        except (TypeError, ValueError, RuntimeError):
-            raise InputError("codes must be a tensor or nested list of numbers") from None
-        single = codes.ndim == 1
-        if codes.ndim not in (1, 2) or codes.shape[-1] != size or codes.numel() == 0 or not torch.isfinite(codes).all():
-            raise InputError(f"codes must be finite, of shape ({size},) or (N, {size}); got {tuple(codes.shape)}")
-        codes = codes.reshape(-1, size)
+        codes, single = _flat_codes("codes", codes, size)
+        if "contrast" in options:
+            contrast, _ = _flat_codes("contrast", options.pop("contrast"), size)
+            if contrast.shape != codes.shape:
+                raise InputError(f"contrast must hold one code per code: shape {tuple(contrast.shape)} for codes "
+                                 f"{tuple(codes.shape)}")
+        else:
+            contrast = None
         per_code = {name: options.pop(name) for name in ("anchor", "draft") if name in options}
         for name, given in per_code.items():
             if len(given) != codes.shape[0]:
@@ -194,6 +199,8 @@ class LatentEditor:
                 ids = self.tokenizer.encode(given[start : start + self.batch_size], self.model.config.max_length).ids
                 options[name] = ids.to(self.device)
             batch = codes[start : start + self.batch_size].to(self.device, self.model.shared.weight.dtype)
+            if contrast is not None:
+                options["contrast"] = contrast[start : start + self.batch_size].to(batch)
             ids = self.model.generate(batch, method, **options)
             texts.extend(self.tokenizer.decode(ids.cpu()))
         return texts[0] if single else texts
@@ -311,7 +318,8 @@ class LatentEditor:
 
     def shift(self, texts: str | Sequence[str], direction: str, strength: float | str = 1.0,
               max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0,
-              revert: bool = False, min_gain: float = 0.0) -> EditResult | list[EditResult]:
+              revert: bool = False, min_gain: float = 0.0, min_confidence: float = 0.0,
+              substitute: float = 0.0) -> EditResult | list[EditResult]:
         """Move each text's code along a direction: z + strength * vector, then decode.
 
         Negative strength moves the other way; 0 gives the reconstruction. ``strength="auto"``
@@ -326,9 +334,18 @@ class LatentEditor:
         back to the source's wording, one at a time, while the head still scores the re-encoded
         text as the target (see :mod:`latentedit.revert`; the trajectory lists each revert).
         For a direction judged by a regression head (such as ``formal``), a text arrives when the
-        head moves it toward the target by more than ``min_gain`` (head units; default 0: any move).
+        head moves it toward the target by more than ``min_gain`` (head units; default 0: any move);
+        for one judged by a classification head, when the head gives the target label a
+        probability of at least ``min_confidence`` (default 0: the label is predicted).
+        ``substitute=S`` > 0 (with ``strength="auto"``) first tries a lexical edit: the decoder,
+        reading the source under its code moved S along the direction, proposes replacements for
+        each word (:mod:`latentedit.substitute`); each round the head scores every one-word swap,
+        a text arrives with the swap it likes best among those that arrive, and the others keep
+        their best swap for the next round (at most :data:`SUBSTITUTION_ROUNDS`). Texts that
+        arrive by no swap are shifted by decoding as above.
 
         >>> editor.shift("the food was cold .", "positive", "auto", max_strength=9, anchor=10, revert=True)  # doctest: +SKIP
+        >>> editor.shift("the food was cold .", "positive", "auto", substitute=3, min_confidence=0.9)  # doctest: +SKIP
         >>> editor.shift("hey whats up", "formal", "auto", anchor=20, revert=True, min_gain=0.25)  # doctest: +SKIP
         """
         single, texts = _as_list(texts)
@@ -336,14 +353,15 @@ class LatentEditor:
         def run(batch: list[str]) -> list[EditResult]:
             with self._remembering(batch) as codes:
                 return self.shift_codes(codes, batch, direction, strength, max_strength, grid, anchor, revert=revert,
-                                        min_gain=min_gain)
+                                        min_gain=min_gain, min_confidence=min_confidence, substitute=substitute)
 
         results = self._in_batches(texts, f"shift {direction}", run)
         return results[0] if single else results
 
     def shift_codes(self, codes: torch.Tensor, source_texts: list[str], direction: str, strength: float | str = 1.0,
                     max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0,
-                    vectors: torch.Tensor | None = None, revert: bool = False, min_gain: float = 0.0) -> list[EditResult]:
+                    vectors: torch.Tensor | None = None, revert: bool = False, min_gain: float = 0.0,
+                    min_confidence: float = 0.0, substitute: float = 0.0) -> list[EditResult]:
         """:meth:`shift` of codes (N, D) already encoded from ``source_texts``. ``vectors`` (N, D)
         moves each code along its own vector instead of the direction's (per-text directions);
         the direction's head and target still judge arrival for ``strength="auto"``."""
@@ -355,9 +373,13 @@ class LatentEditor:
         anchor = check_number("anchor", anchor, minimum=0.0)
         revert = check_bool("revert", revert)
         min_gain = check_number("min_gain", min_gain, minimum=0.0)
+        min_confidence = check_number("min_confidence", min_confidence, 0.0, 1.0)
+        substitute = check_number("substitute", substitute, -MAX_STRENGTH, MAX_STRENGTH)
         if isinstance(strength, str) and strength == "auto":
-            return self._auto_shift(codes, source_texts, direction, max_strength, grid, anchor, vectors, revert, min_gain)
-        for name, given in (("revert=True", revert), ("min_gain > 0", min_gain > 0)):
+            return self._auto_shift(codes, source_texts, direction, max_strength, grid, anchor, vectors, revert, min_gain,
+                                    min_confidence, substitute)
+        for name, given in (("revert=True", revert), ("min_gain > 0", min_gain > 0), ("min_confidence > 0", min_confidence > 0),
+                            ("substitute != 0", substitute != 0)):
             if given:
                 raise InputError(f"{name} needs strength='auto': only an automatic strength asks the direction's head "
                                  "whether a text has arrived")
@@ -369,7 +391,7 @@ class LatentEditor:
         return self._results(codes, source_texts, shifted, texts, "shift", strengths=[strength] * len(texts))
 
     def _auto_shift(self, codes, source_texts, direction_name, max_strength, grid, anchor, vectors, revert,
-                    min_gain) -> list[EditResult]:
+                    min_gain, min_confidence, substitute) -> list[EditResult]:
         direction = self._direction(direction_name)
         if not direction.head:
             raise InputError(f"direction {direction_name!r} has no head to judge arrival; learn it with head= and "
@@ -382,6 +404,11 @@ class LatentEditor:
                 raise InputError(f"min_gain applies to directions judged by a regression head; {direction_name!r} is judged "
                                  f"by the classification head {direction.head!r}, which must predict {direction.target!r}")
             targets[0].min_gain = min_gain
+        if min_confidence > 0:
+            if targets[0].head.config.kind != "classification":
+                raise InputError(f"min_confidence applies to directions judged by a classification head; {direction_name!r} "
+                                 f"is judged by the regression head {direction.head!r} (see min_gain)")
+            targets[0].min_confidence = min_confidence
         strengths = torch.linspace(max_strength / grid, max_strength, grid)  # (G,)
         n, dim = codes.shape
         candidates = codes.unsqueeze(1) + strengths.view(1, -1, 1) * vectors.unsqueeze(1)  # (N, G, D)
@@ -389,7 +416,18 @@ class LatentEditor:
         chosen = [grid - 1] * n  # grid index of each text's pick
         picked_texts, recoded = [""] * n, codes.new_empty(n, dim)
         todo = list(range(n))  # texts that have not arrived yet
+        swapped = set()  # texts that arrived by word substitution
+        if substitute:
+            for i, (text, code, steps) in enumerate(self._substitute(targets, codes, codes + substitute * vectors, source_texts)):
+                trajectories[i] += [{"strength": substitute, "substitute": True, "text": step, "arrived": step == text}
+                                    for step in steps]
+                if text is not None:
+                    picked_texts[i], recoded[i] = text, code
+                    swapped.add(i)
+            todo = [i for i in todo if i not in swapped]
         for weight in (anchor, 0.0) if anchor > 0 else (0.0,):  # an anchored pass, then unanchored
+            if not todo:
+                break
             sources = [source_texts[i] for i in todo for _ in range(grid)]
             texts = self._decode_anchored(candidates[todo].reshape(-1, dim), sources, weight)
             tried = self._encode_distinct(texts)
@@ -401,10 +439,10 @@ class LatentEditor:
                 chosen[i] = int(arrived[row].float().argmax()) if arrived[row].any() else grid - 1
                 picked_texts[i], recoded[i] = texts[row * grid + chosen[i]], tried[row, chosen[i]]
             todo = [i for row, i in enumerate(todo) if not arrived[row].any()]
-            if not todo:
-                break
         rows = torch.arange(n)
         latents = candidates[rows, chosen]
+        for i in swapped:  # a substituted text's own code is its edit
+            latents[i] = recoded[i]
         if revert:
             pending = set(todo)
             done = [i not in pending for i in range(n)]
@@ -415,7 +453,59 @@ class LatentEditor:
             latents = torch.where(torch.tensor([bool(t) for t in taken]).unsqueeze(1), recoded, latents)
             picked_texts = reverted
         return self._results(codes, source_texts, latents, picked_texts, "shift",
-                             strengths=[float(strengths[c]) for c in chosen], trajectories=trajectories, recoded=recoded)
+                             strengths=[substitute if i in swapped else float(strengths[c]) for i, c in enumerate(chosen)],
+                             trajectories=trajectories, recoded=recoded)
+
+    @torch.no_grad()
+    def _substitute(self, targets: list, codes: torch.Tensor, shifted: torch.Tensor,
+                    sources: list[str]) -> list[tuple[str | None, torch.Tensor | None, list[str]]]:
+        """Lexical edits of ``sources`` (codes (N, D)) toward ``targets``, proposed by the decoder
+        under the ``shifted`` codes (N, D) (see :meth:`shift` and :mod:`latentedit.substitute`).
+        -> per text (the arrived text or None, its code or None, the texts each round kept)."""
+        cfg = self.model.config
+        vocab = self._word_vocabulary()
+        current, losses = list(sources), total_loss(targets, codes)
+        found: list = [(None, None, []) for _ in sources]
+        todo = list(range(len(sources)))
+        for _ in range(SUBSTITUTION_ROUNDS):
+            pool = []  # (text index, candidate)
+            for start in range(0, len(todo), SUBSTITUTION_BATCH):
+                rows = todo[start : start + SUBSTITUTION_BATCH]
+                batch = self.tokenizer.encode([current[i] for i in rows], cfg.max_length)
+                shape = (len(rows), cfg.latent_tokens, cfg.latent_dim)
+                scores = teacher_forced_scores(self.model, shifted[rows].view(shape).to(self.device), batch.ids.to(self.device),
+                                               contrast=codes[rows].view(shape).to(self.device), contrast_weight=CONTRAST).cpu()
+                for row, i in enumerate(rows):
+                    ids = batch.ids[row, : int(batch.mask[row].sum()) - 1].tolist()  # without </s>
+                    pool += [(i, text) for text in word_substitutions(current[i], ids, scores[row], vocab)]
+            if not pool:
+                break
+            owners, tried = [i for i, _ in pool], [text for _, text in pool]
+            tried_codes = self._encode_distinct(tried)
+            arrived = self._accepted(targets, tried_codes, codes[owners], tried, [sources[i] for i in owners])
+            tried_losses = total_loss(targets, tried_codes)
+            rank = list(zip(arrived.tolist(), (-tried_losses).tolist()))  # arrived first, then the lowest loss
+            best: dict[int, int] = {}  # text index -> its best pool index
+            for k, i in enumerate(owners):
+                if i not in best or rank[k] > rank[best[i]]:
+                    best[i] = k
+            todo = []
+            for i, k in best.items():
+                if arrived[k]:
+                    found[i] = (tried[k], tried_codes[k], found[i][2] + [tried[k]])
+                elif tried_losses[k] < losses[i]:
+                    current[i], losses[i] = tried[k], tried_losses[k]
+                    found[i][2].append(tried[k])
+                    todo.append(i)
+            if not todo:
+                break
+        return found
+
+    def _word_vocabulary(self) -> WordVocabulary:
+        """Which tokens start words (built on first use: it reads the whole vocabulary)."""
+        if self._words is None:
+            self._words = WordVocabulary.of(self.tokenizer)
+        return self._words
 
     def _revert(self, targets: list, texts: list[str], recoded: torch.Tensor, sources: list[str],
                 starts: torch.Tensor, arrived: list[bool],
@@ -729,7 +819,20 @@ _DECODE_OPTION_CHECKS = {
     "anchor": lambda value: _as_list(value)[1],
     "draft": lambda value: _as_list(value)[1],
     "anchor_weight": lambda value: check_number("anchor_weight", value, minimum=0.0),
+    "contrast": lambda value: value,  # checked against the codes in LatentEditor.decode
+    "contrast_weight": lambda value: check_number("contrast_weight", value, minimum=0.0),
 }
+
+
+def _flat_codes(name: str, codes, size: int) -> tuple[torch.Tensor, bool]:
+    """Codes (D,) or (N, D) of D = ``size`` finite numbers -> (float32 tensor (N, D), whether one code was given)."""
+    try:
+        codes = torch.as_tensor(codes, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError):
+        raise InputError(f"{name} must be a tensor or nested list of numbers") from None
+    if codes.ndim not in (1, 2) or codes.shape[-1] != size or codes.numel() == 0 or not torch.isfinite(codes).all():
+        raise InputError(f"{name} must be finite, of shape ({size},) or (N, {size}); got {tuple(codes.shape)}")
+    return codes.reshape(-1, size), codes.ndim == 1
 
 
 def _decode_options(method: str, options: dict) -> dict:

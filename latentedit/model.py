@@ -221,6 +221,8 @@ class TransformerVAE(nn.Module):
         from . import decoding
 
         z = z.view(z.shape[0], self.config.latent_tokens, self.config.latent_dim)
+        if options.get("contrast") is not None:
+            options["contrast"] = options["contrast"].view_as(z)
         max_length = max_length or self.config.max_length
         if method == "greedy":
             return decoding.greedy(self, z, max_length, **options)

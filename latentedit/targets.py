@@ -24,6 +24,7 @@ class Target:
     goal: float | str  # a number, "max", "min", or a label
     weight: float = 1.0
     min_gain: float = 0.0  # for regression heads: how far a code must move toward the goal to arrive
+    min_confidence: float = 0.0  # for classification heads: the goal label's least probability to arrive
 
     def loss(self, codes: torch.Tensor) -> torch.Tensor:
         """Per-row loss (N,) of codes (N, D); lower is closer to the goal."""
@@ -45,12 +46,15 @@ class Target:
     def accepts(self, codes: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
         """Has each code (N, D) arrived, compared with its start code (N, D)? (N,) bool.
 
-        A classification head must predict the goal label; a regression head must predict more
-        ("max"), less ("min"), or closer to the goal number than at the start, by more than
-        ``min_gain``.
+        A classification head must predict the goal label (with a probability of at least
+        ``min_confidence``); a regression head must predict more ("max"), less ("min"), or closer
+        to the goal number than at the start, by more than ``min_gain``.
         """
         if self.head.config.kind == "classification":
-            return self.reached(codes)
+            if self.min_confidence <= 0:
+                return self.reached(codes)
+            probability = self.head(codes).softmax(-1)[:, self.head.label_index(str(self.goal))]
+            return self.reached(codes) & (probability >= self.min_confidence)
         now, before = self.head(codes), self.head(start)
         if self.goal == "max":
             return now > before + self.min_gain

@@ -441,6 +441,22 @@ def test_shift_and_optimize_take_an_anchor(run, model):
     assert code == 2 and "--anchor" in err
 
 
+def test_shift_substitutes_words_with_a_least_confidence(run, model):
+    text = "the food was awful ."
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--strength", "auto", "--substitute", "2",
+                         "--min-confidence", "0.9", "--trajectory", "--json", text)
+    assert code == 0, err
+    expected = LatentEditor.load(model).shift(text, "positive", strength="auto", substitute=2.0, min_confidence=0.9)
+    assert json_lines(out)[0]["text"] == expected.text and expected.text != text
+    assert json_lines(out)[0]["trajectory"] == expected.trajectory
+    for flags, message in ((["--substitute", "2"], "--substitute only applies with --strength auto"),
+                           (["--min-confidence", "0.9"], "--min-confidence only applies with --strength auto"),
+                           (["--strength", "auto", "--min-confidence", "1.5"], "--min-confidence"),
+                           (["--strength", "auto", "--substitute", "0"], "--substitute")):
+        code, out, err = run("shift", "--model", model, "--direction", "positive", *flags, text)
+        assert code == 2 and message in err, (flags, err)
+
+
 def test_shift_and_optimize_revert(run, model):
     text = "the food was awful ."
     code, out, err = run("shift", "--model", model, "--direction", "positive", "--strength", "auto", "--max-strength",

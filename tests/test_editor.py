@@ -15,6 +15,7 @@ from latentedit import InputError, LatentEditor
 from latentedit.editor import word_similarity
 from latentedit.results import EditResult
 from latentedit.revert import revert_candidates
+from latentedit.substitute import SUBSTITUTION_ROUNDS
 from latentedit.targets import parse_targets, total_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -276,6 +277,61 @@ def test_min_gain_needs_auto_strength_and_a_regression_head(review_editor, negat
         review_editor.shift(negatives, "positive", strength="auto", min_gain=0.5)
     with pytest.raises(InputError, match="min_gain"):
         review_editor.shift(negatives, "positive", strength="auto", min_gain=-1.0)
+
+
+def test_substitute_swaps_words_until_the_head_accepts(review_editor, negatives):
+    """Word swaps come first; a text no swap brings to the target is shifted by decoding as before."""
+    editor = review_editor
+    plain = editor.shift(negatives, "positive", strength="auto", max_strength=4.0, grid=8)
+    results = editor.shift(negatives, "positive", strength="auto", max_strength=4.0, grid=8, substitute=2.0)
+    swapped = [any(row.get("substitute") and row["arrived"] for row in r.trajectory) for r in results]
+    print("\nswapped:", [r.text for r, s in zip(results, swapped) if s])
+    assert sum(swapped) >= len(negatives) // 2
+    for r, p, was_swapped in zip(results, plain, swapped):
+        if not was_swapped:
+            assert r.text == p.text and r.strength == p.strength
+            continue
+        source, words = r.source_text.split(), r.text.split()
+        assert len(words) == len(source) and 1 <= sum(a != b for a, b in zip(words, source)) <= SUBSTITUTION_ROUNDS
+        assert editor.score(r.text)["sentiment"] == "pos" and r.text != r.source_text
+        assert r.strength == 2.0 and torch.allclose(r.latent, editor.encode(r.text), atol=1e-5)
+        kept = [row["text"] for row in r.trajectory if row.get("substitute")]
+        assert kept[-1] == r.text and len(kept) <= SUBSTITUTION_ROUNDS
+    again = editor.shift(negatives, "positive", strength="auto", max_strength=4.0, grid=8, substitute=2.0)
+    assert [r.text for r in again] == [r.text for r in results]
+
+
+def test_min_confidence_asks_a_classification_head_for_a_likelier_target(review_editor, negatives):
+    editor = review_editor
+    head = editor.heads["sentiment"]
+    probability = lambda text: float(head(editor.encode(text)[None]).detach().softmax(-1)[0, head.label_index("pos")])  # noqa: E731
+    plain = editor.shift(negatives, "positive", strength="auto", max_strength=4.0, grid=8, substitute=2.0)
+    sure = editor.shift(negatives, "positive", strength="auto", max_strength=4.0, grid=8, substitute=2.0,
+                        min_confidence=0.99)
+    for r in sure:
+        for row in r.trajectory:
+            p = probability(row["text"])
+            if abs(p - 0.99) > 1e-3 and row["text"] != r.source_text and not row.get("substitute"):
+                assert row["arrived"] == (p >= 0.99), row
+        if any(row["arrived"] for row in r.trajectory):
+            assert probability(r.text) >= 0.99 - 1e-4
+    assert mean([probability(r.text) for r in sure]) >= mean([probability(r.text) for r in plain])
+
+
+def test_substitute_and_min_confidence_need_auto_strength_and_the_right_head(review_editor, review_corpus, negatives):
+    editor = review_editor
+    with pytest.raises(InputError, match="substitute != 0 needs strength='auto'"):
+        editor.shift(negatives, "positive", strength=2.0, substitute=2.0)
+    with pytest.raises(InputError, match="min_confidence > 0 needs strength='auto'"):
+        editor.shift(negatives, "positive", strength=2.0, min_confidence=0.5)
+    editor.learn_direction("stars", texts=review_corpus.texts, values=review_corpus.ratings, head="rating", target="max")
+    with pytest.raises(InputError, match="min_confidence applies to directions judged by a classification head"):
+        editor.shift(negatives, "stars", strength="auto", min_confidence=0.5)
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(InputError, match="min_confidence"):
+            editor.shift(negatives, "positive", strength="auto", min_confidence=bad)
+    with pytest.raises(InputError, match="substitute"):
+        editor.shift(negatives, "positive", strength="auto", substitute=float("inf"))
 
 
 def test_shift_codes_moves_each_code_along_its_own_vector(review_editor, negatives):

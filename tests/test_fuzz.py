@@ -380,7 +380,7 @@ CODES = mostly(
 DECODE_OPTIONS = st.fixed_dictionaries({}, optional={
     "temperature": number(0.1, 2), "top_k": small(0, 50), "top_p": number(0.1, 1), "num_beams": small(1, 3),
     "length_penalty": number(0, 2), "max_length": small(1, 11), "generator": mostly(st.builds(torch.Generator), ODD),
-    "draft": TEXTS})
+    "draft": TEXTS, "contrast": CODES, "contrast_weight": number(0, 3)})
 
 
 @target("LatentEditor.decode", st.fixed_dictionaries(
@@ -499,7 +499,8 @@ def fuzz_learn_direction(context, case):
 
 SHIFT_OPTIONS = {"strength": mostly(st.one_of(st.just("auto"), st.floats(-3, 3)), st.one_of(NUMBER, TEXT, ODD)),
                  "max_strength": number(0.1, 4), "grid": small(1, 4, huge=True), "anchor": number(0, 8),
-                 "revert": mostly(st.booleans(), ODD), "min_gain": number(0, 1)}
+                 "revert": mostly(st.booleans(), ODD), "min_gain": number(0, 1), "min_confidence": number(0, 1),
+                 "substitute": number(0, 3)}
 EDIT_TEXTS = mostly(st.one_of(REVIEWS, st.lists(REVIEWS, min_size=1, max_size=2)), TEXTS)
 
 
