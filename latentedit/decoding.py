@@ -26,35 +26,6 @@ def _new_cache() -> EncoderDecoderCache:
     return EncoderDecoderCache(DynamicCache(), DynamicCache())
 
 
-class _Context:
-    """What the decoder attends to: the memory of codes z (B, K, dz) and, with ``contrast`` codes
-    (B, K, dz) and a ``contrast_weight`` w > 0, theirs too (rows B..2B-1 of one batch). Contrastive
-    next-token scores are log p(.|z) + w * (log p(.|z) - log p(.|contrast)): tokens the move from
-    the contrast codes to z makes likelier gain, tokens both codes agree on keep their rank (with
-    contrast = the source's code and z its edit, the edit's own words stand out)."""
-
-    def __init__(self, model, z: torch.Tensor, contrast: torch.Tensor | None = None, contrast_weight: float = 0.0):
-        self.model, self.rows, self.weight = model, z.shape[0], contrast_weight
-        self.paired = contrast is not None and contrast_weight > 0
-        self.memory, self.offset = model.latent_context(torch.cat([z, contrast]) if self.paired else z)
-
-    def logits(self, inputs: torch.Tensor, cache: EncoderDecoderCache) -> torch.Tensor:
-        """Decoder inputs (B, T) -> next-token scores (B, T, V): logits, or contrastive log-probs."""
-        if not self.paired:
-            return self.model.decoder_logits(inputs, self.memory, self.offset, cache).float()
-        logits = self.model.decoder_logits(torch.cat([inputs, inputs]), self.memory, self.offset, cache).float()
-        own, other = logits.log_softmax(-1).chunk(2)
-        return own + self.weight * (own - other)
-
-    def keep(self, rows: torch.Tensor, cache: EncoderDecoderCache | None = None) -> None:
-        """Keep only ``rows`` (indices into the current B) in the memory and in ``cache``."""
-        index = torch.cat([rows, rows + self.rows]) if self.paired else rows
-        self.memory, self.rows = self.memory[index], len(rows)
-        self.offset = self.offset[index] if self.offset is not None else None
-        if cache is not None:
-            cache.reorder_cache(index)
-
-
 def banned_repeats(history: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Tokens that would repeat an n-gram: history (B, T) -> (rows, tokens) to forbid next.
 
@@ -103,8 +74,7 @@ def _adjusted(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_repea
 
 def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram: int = 0,
                anchor: torch.Tensor | None = None, anchor_weight: float = 0.0,
-               prefix: torch.Tensor | None = None, cache: EncoderDecoderCache | None = None,
-               context: _Context | None = None) -> torch.Tensor:
+               prefix: torch.Tensor | None = None, cache: EncoderDecoderCache | None = None) -> torch.Tensor:
     """Shared loop of greedy and sampling: choose(logits (B', V)) -> next ids (B',).
 
     Rows that have produced </s> leave the batch (and the cache), so a long straggler does not
@@ -114,10 +84,9 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     its source (see :func:`anchor_bonus`): the decoder keeps the source's wording wherever the
     code does not pull strongly elsewhere. ``prefix`` (B, m), m >= 1, resumes after m tokens
     already chosen, with ``cache`` holding the decoder's states of <s> and prefix[:, :-1].
-    ``context`` (default: z's own) gives the scores (see :class:`_Context`).
     """
     cfg = model.config
-    context = context or _Context(model, z)
+    memory, offset = model.latent_context(z)
     batch = z.shape[0]
     output = torch.full((batch, max_length), cfg.pad_token_id, dtype=torch.long, device=z.device)
     active = torch.arange(batch, device=z.device)  # rows still being decoded
@@ -129,7 +98,7 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
         output[:, :begin], current = prefix, prefix[:, -1:]
     length = begin
     for step in range(begin, max_length):
-        logits = context.logits(current, cache)[:, -1]  # (B', V)
+        logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()  # (B', V)
         logits = _adjusted(logits, output[active, :step], cfg.pad_token_id, no_repeat_ngram,
                            anchor[active] if anchor is not None else None, anchor_weight)
         next_ids = choose(logits)
@@ -140,8 +109,9 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
             break
         if not running.all():
             keep = running.nonzero().squeeze(1)
-            active, next_ids = active[keep], next_ids[keep]
-            context.keep(keep, cache)
+            active, next_ids, memory = active[keep], next_ids[keep], memory[keep]
+            offset = offset[keep] if offset is not None else None
+            cache.reorder_cache(keep)
         current = next_ids.unsqueeze(1)
     return output[:, :length]
 
@@ -150,33 +120,36 @@ def teacher_forced_scores(model, z: torch.Tensor, ids: torch.Tensor, contrast: t
                           contrast_weight: float = 0.0) -> torch.Tensor:
     """Next-token scores (B, L, V) at every position of ids (B, L) (ending with </s>, padded),
     decoded from z (B, K, dz) with the ids as the decoder's inputs: row t scores the token after
-    <s> ids[:, :t]. Logits, or contrastive log-probs with ``contrast`` codes (see :class:`_Context`)."""
-    bos = torch.full_like(ids[:, :1], model.config.bos_token_id)
-    return _Context(model, z, contrast, contrast_weight).logits(torch.cat([bos, ids[:, :-1]], 1), None)
+    <s> ids[:, :t]. The logits; or, with ``contrast`` codes (B, K, dz) and a ``contrast_weight``
+    w > 0, log p(.|z) + w * (log p(.|z) - log p(.|contrast)): tokens that the move from the
+    contrast codes to z makes likelier gain, tokens both codes agree on keep their rank."""
+    inputs = torch.cat([torch.full_like(ids[:, :1], model.config.bos_token_id), ids[:, :-1]], 1)
+    scores = lambda codes: model.decoder_logits(inputs, *model.latent_context(codes)).float()  # noqa: E731
+    if contrast is None or not contrast_weight > 0:
+        return scores(z)
+    own, other = scores(z).log_softmax(-1), scores(contrast).log_softmax(-1)
+    return own + contrast_weight * (own - other)
 
 
 def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_REPEAT_NGRAM,
            anchor: torch.Tensor | None = None, anchor_weight: float = 0.0,
-           draft: torch.Tensor | None = None, contrast: torch.Tensor | None = None,
-           contrast_weight: float = 0.0) -> torch.Tensor:
+           draft: torch.Tensor | None = None) -> torch.Tensor:
     """Greedy decoding. With ``draft`` (B, L) ids (each row ending with </s>, padded with <pad>),
     e.g. the source text of an edit, one teacher-forced pass checks the draft first: a row whose
     greedy choice matches its draft through </s> is done without a step loop, and the step loop
     of the others starts after the longest prefix that they all share with their drafts. The
     output is the greedy decode either way (up to float rounding between the parallel pass and
-    cached steps). Batches of more than :data:`DRAFT_MAX_ROWS` rows ignore their drafts.
-    ``contrast`` (B, K, dz) codes with ``contrast_weight`` > 0 make the choice contrastive (see
-    :class:`_Context`)."""
+    cached steps). Batches of more than :data:`DRAFT_MAX_ROWS` rows ignore their drafts."""
     choose = lambda logits: logits.argmax(-1)  # noqa: E731
-    context = _Context(model, z, contrast, contrast_weight)
     if draft is None or z.shape[0] > DRAFT_MAX_ROWS:
-        return _step_loop(model, z, max_length, choose, no_repeat_ngram, anchor, anchor_weight, context=context)
+        return _step_loop(model, z, max_length, choose, no_repeat_ngram, anchor, anchor_weight)
     cfg = model.config
     draft = draft[:, :max_length].to(z.device)
     batch, width = draft.shape
+    memory, offset = model.latent_context(z)
     cache = _new_cache()
     inputs = torch.cat([torch.full((batch, 1), cfg.bos_token_id, dtype=torch.long, device=z.device), draft[:, :-1]], 1)
-    logits = context.logits(inputs, cache)  # (B, L, V)
+    logits = model.decoder_logits(inputs, memory, offset, cache).float()  # (B, L, V)
     chosen = torch.stack([_adjusted(logits[:, t], draft[:, :t], cfg.pad_token_id, no_repeat_ngram, anchor, anchor_weight)
                           .argmax(-1) for t in range(width)], 1)  # (B, L): greedy choice after each draft prefix
     agreed = (chosen == draft).long().cumprod(1).sum(1)  # (B,) leading draft tokens greedy agrees with
@@ -190,11 +163,10 @@ def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_RE
         prefix = None
         if shared:
             cache.crop(shared - width)  # keep the states of <s> and the shared prefix but its last token
+            cache.reorder_cache(rest)
             prefix = draft[rest, :shared]
-        context.keep(rest, cache if shared else None)
         tail = _step_loop(model, z[rest], max_length, choose, no_repeat_ngram,
-                          anchor[rest] if anchor is not None else None, anchor_weight, prefix=prefix, cache=cache,
-                          context=context)
+                          anchor[rest] if anchor is not None else None, anchor_weight, prefix=prefix, cache=cache)
         length = max(tail.shape[1], output.shape[1])
         output = torch.nn.functional.pad(output, (0, length - output.shape[1]), value=cfg.pad_token_id)
         output[rest] = torch.nn.functional.pad(tail, (0, length - tail.shape[1]), value=cfg.pad_token_id)

@@ -51,8 +51,7 @@ BUILTIN_MODELS = Path(__file__).parent / "models"  # built-in names resolve to f
 SUBSTITUTION_BATCH = 32  # texts per teacher-forced pass of the substitution search: (32, T, V) scores
 MAX_STRENGTH = 1e6  # |strength| beyond this is absurd (codes have a norm of a few units) and overflows float32
 #: decoding methods and the options each takes (see TransformerVAE.generate)
-DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight", "draft", "contrast",
-                             "contrast_weight"),
+DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight", "draft"),
                   "sample": ("max_length", "temperature", "top_k", "top_p", "generator", "no_repeat_ngram"),
                   "beam": ("max_length", "num_beams", "length_penalty")}
 MIN_TEMPERATURE = 1e-6  # below this, logits / temperature overflow to inf and sampling breaks
@@ -180,14 +179,14 @@ class LatentEditor:
         """
         options = _decode_options(method, options)
         size = self.model.config.code_size
-        codes, single = _flat_codes("codes", codes, size)
-        if "contrast" in options:
-            contrast, _ = _flat_codes("contrast", options.pop("contrast"), size)
-            if contrast.shape != codes.shape:
-                raise InputError(f"contrast must hold one code per code: shape {tuple(contrast.shape)} for codes "
-                                 f"{tuple(codes.shape)}")
-        else:
-            contrast = None
+        try:
+            codes = torch.as_tensor(codes, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError):
+            raise InputError("codes must be a tensor or nested list of numbers") from None
+        single = codes.ndim == 1
+        if codes.ndim not in (1, 2) or codes.shape[-1] != size or codes.numel() == 0 or not torch.isfinite(codes).all():
+            raise InputError(f"codes must be finite, of shape ({size},) or (N, {size}); got {tuple(codes.shape)}")
+        codes = codes.reshape(-1, size)
         per_code = {name: options.pop(name) for name in ("anchor", "draft") if name in options}
         for name, given in per_code.items():
             if len(given) != codes.shape[0]:
@@ -199,8 +198,6 @@ class LatentEditor:
                 ids = self.tokenizer.encode(given[start : start + self.batch_size], self.model.config.max_length).ids
                 options[name] = ids.to(self.device)
             batch = codes[start : start + self.batch_size].to(self.device, self.model.shared.weight.dtype)
-            if contrast is not None:
-                options["contrast"] = contrast[start : start + self.batch_size].to(batch)
             ids = self.model.generate(batch, method, **options)
             texts.extend(self.tokenizer.decode(ids.cpu()))
         return texts[0] if single else texts
@@ -819,20 +816,7 @@ _DECODE_OPTION_CHECKS = {
     "anchor": lambda value: _as_list(value)[1],
     "draft": lambda value: _as_list(value)[1],
     "anchor_weight": lambda value: check_number("anchor_weight", value, minimum=0.0),
-    "contrast": lambda value: value,  # checked against the codes in LatentEditor.decode
-    "contrast_weight": lambda value: check_number("contrast_weight", value, minimum=0.0),
 }
-
-
-def _flat_codes(name: str, codes, size: int) -> tuple[torch.Tensor, bool]:
-    """Codes (D,) or (N, D) of D = ``size`` finite numbers -> (float32 tensor (N, D), whether one code was given)."""
-    try:
-        codes = torch.as_tensor(codes, dtype=torch.float32)
-    except (TypeError, ValueError, RuntimeError):
-        raise InputError(f"{name} must be a tensor or nested list of numbers") from None
-    if codes.ndim not in (1, 2) or codes.shape[-1] != size or codes.numel() == 0 or not torch.isfinite(codes).all():
-        raise InputError(f"{name} must be finite, of shape ({size},) or (N, {size}); got {tuple(codes.shape)}")
-    return codes.reshape(-1, size), codes.ndim == 1
 
 
 def _decode_options(method: str, options: dict) -> dict:

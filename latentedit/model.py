@@ -16,6 +16,7 @@ text ids (B, T) --T5 encoder--> hidden (B, T, d) --pool--> (B, K, d)
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,10 @@ from transformers.models.t5.modeling_t5 import T5Stack
 
 from .config import VAEConfig
 from .regularizers import MinimumDesiredRate, free_bits_kl, gaussian_kl, mmd_to_prior
+
+# The keyword of T5Stack.forward that takes the decoder's key/value cache: transformers 5.24 renamed
+# past_key_values to cache (the old name still works there, with a FutureWarning on every call).
+CACHE_KEYWORD = "cache" if "cache" in inspect.signature(T5Stack.forward).parameters else "past_key_values"
 
 IGNORE_INDEX = -100
 
@@ -135,7 +140,7 @@ class TransformerVAE(nn.Module):
             embeds = embeds + offset
         hidden = self.decoder(
             inputs_embeds=embeds, encoder_hidden_states=memory,
-            past_key_values=cache, use_cache=cache is not None,
+            use_cache=cache is not None, **{CACHE_KEYWORD: cache},
         ).last_hidden_state  # (B, T, d)
         return (hidden * self.config.d_model**-0.5) @ self.shared.weight.t()  # tied output layer
 
@@ -221,8 +226,6 @@ class TransformerVAE(nn.Module):
         from . import decoding
 
         z = z.view(z.shape[0], self.config.latent_tokens, self.config.latent_dim)
-        if options.get("contrast") is not None:
-            options["contrast"] = options["contrast"].view_as(z)
         max_length = max_length or self.config.max_length
         if method == "greedy":
             return decoding.greedy(self, z, max_length, **options)

@@ -380,7 +380,7 @@ CODES = mostly(
 DECODE_OPTIONS = st.fixed_dictionaries({}, optional={
     "temperature": number(0.1, 2), "top_k": small(0, 50), "top_p": number(0.1, 1), "num_beams": small(1, 3),
     "length_penalty": number(0, 2), "max_length": small(1, 11), "generator": mostly(st.builds(torch.Generator), ODD),
-    "draft": TEXTS, "contrast": CODES, "contrast_weight": number(0, 3)})
+    "draft": TEXTS})
 
 
 @target("LatentEditor.decode", st.fixed_dictionaries(

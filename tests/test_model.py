@@ -507,34 +507,22 @@ def test_banned_repeats_names_the_token_that_would_close_a_repeated_ngram():
     assert banned_repeats(history[:, :2], 3)[0].numel() == 0  # too short to repeat anything
 
 
-# -- contrastive decoding -------------------------------------------------------------------------
+# -- teacher-forced scores (the word-swap proposals) ------------------------------------------------
 
 
-def test_contrast_with_the_same_codes_or_no_weight_is_plain_greedy(make_config):
-    """log p(.|z) + w (log p(.|z) - log p(.|z)) ranks tokens as the logits do, through drafts and
-    rows leaving the batch at different steps."""
+def test_teacher_forced_scores_lead_greedy_decoding_and_contrast_by_log_probs(make_config):
     model = random_model(make_config, max_length=10)
-    z, other = torch.randn(6, 2, 8), torch.randn(6, 2, 8)
-    plain = model.generate(z, "greedy")
-    assert torch.equal(model.generate(z, "greedy", contrast=z.clone(), contrast_weight=2.0), plain)
-    assert torch.equal(model.generate(z, "greedy", contrast=z.clone(), contrast_weight=2.0, draft=_drafts(plain)), plain)
-    assert torch.equal(model.generate(z, "greedy", contrast=other, contrast_weight=0.0), plain)
-
-
-def test_contrastive_greedy_follows_the_contrastive_scores(make_config):
-    model = random_model(make_config, max_length=10)
-    torch.manual_seed(4)
-    z, other = torch.randn(6, 2, 8), torch.randn(6, 2, 8)
-    contrastive = model.generate(z, "greedy", contrast=other, contrast_weight=1.5, no_repeat_ngram=0)
-    assert not torch.equal(contrastive, model.generate(z, "greedy", no_repeat_ngram=0))
+    z, other = torch.randn(5, 2, 8), torch.randn(5, 2, 8)
+    generated = model.generate(z, "greedy", no_repeat_ngram=0)
     with torch.no_grad():
-        scores = decoding.teacher_forced_scores(model, z, contrastive, contrast=other, contrast_weight=1.5)
-        own = decoding.teacher_forced_scores(model, z, contrastive).log_softmax(-1)
-        theirs = decoding.teacher_forced_scores(model, other, contrastive).log_softmax(-1)
-    assert torch.allclose(scores, own + 1.5 * (own - theirs), atol=1e-4)
-    for row, row_scores in zip(contrastive.tolist(), scores):
+        scores = decoding.teacher_forced_scores(model, z, generated)
+        contrasted = decoding.teacher_forced_scores(model, z, generated, contrast=other, contrast_weight=1.5)
+        theirs = decoding.teacher_forced_scores(model, other, generated)
+        no_weight = decoding.teacher_forced_scores(model, z, generated, contrast=other, contrast_weight=0.0)
+    for row, row_scores in zip(generated.tolist(), scores):
         length = len(trim(row))
-        assert row_scores[:length].argmax(-1).tolist() == row[:length]  # greedy on the contrastive scores
-    drafted = model.generate(z, "greedy", contrast=other, contrast_weight=1.5, no_repeat_ngram=0,
-                             draft=_drafts(contrastive))
-    assert torch.equal(drafted, contrastive)
+        assert row_scores[:length].argmax(-1).tolist() == row[:length]  # position t scores the token after t
+    own = scores.log_softmax(-1)
+    assert torch.allclose(contrasted, own + 1.5 * (own - theirs.log_softmax(-1)), atol=1e-4)
+    assert not torch.equal(contrasted.argmax(-1), scores.argmax(-1))
+    assert torch.equal(no_weight, scores)
