@@ -121,6 +121,20 @@ def test_style_transfer_with_a_model(data_root, model_folder, tmp_path, capsys):
     assert len(texts) == 100 and result["settings"]["sentences"] == 100
 
 
+def test_style_transfer_with_word_swaps_adds_the_row_without_them(data_root, model_folder, tmp_path):
+    out = tmp_path / "st.json"
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "", "--quick",
+            "--substitute", "1", "--min-confidence", "0.6"]
+    assert _load("style_transfer").main(argv) == 0
+    result = json.loads(out.read_text())
+    rows = {r["key"]: r for r in result["rows"]}
+    assert rows["shift_auto"]["system"] == "latentedit shift, strength auto, swaps at 1, confidence 0.6"
+    assert rows["shift_auto"]["candidates"] == "3/word x 4 swaps + 8"
+    assert rows["shift_auto_no_swaps"]["system"] == "latentedit shift, strength auto, no swaps"
+    assert rows["shift_auto_no_swaps"]["candidates"] == 8
+    assert result["settings"]["substitute"] == 1.0 and result["settings"]["min_confidence"] == 0.6
+
+
 def test_style_transfer_notes_missing_directions(data_root, review_model, tmp_path, capsys):
     from latentedit import LatentEditor
 
@@ -169,10 +183,28 @@ def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_fold
         assert rows[(anchor, "auto <= 2", True)]["self_bleu"] >= rows[(anchor, "auto <= 2", False)]["self_bleu"]
     best = max((r for r in result["rows"] if r["max_strength"]), key=lambda r: r["score"])
     assert result["chosen"] == best
-    assert capsys.readouterr().out.strip().splitlines()[-1] == f"anchor={best['anchor']:g} max_strength=2 revert={best['revert']}"
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (f"anchor={best['anchor']:g} max_strength=2 "
+                                                               f"revert={best['revert']} substitute=0 min_confidence=0")
     assert "Chosen" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
         _load("anchor_dev").main(["--anchors", "-1"])
+
+
+def test_anchor_dev_measures_word_swaps_and_confidences(data_root, model_folder, tmp_path, capsys):
+    out = tmp_path / "ad.json"
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--per-half", "5", "--anchors", "0",
+            "--strengths", "", "--max-strengths", "2", "--grid", "2", "--substitutes", "0,1", "--confidences", "0,0.9"]
+    assert _load("anchor_dev").main(argv) == 0
+    result = json.loads(out.read_text())
+    assert sorted((r["revert"], r["substitute"], r["min_confidence"]) for r in result["rows"]) == sorted(
+        (revert, sub, confidence) for revert in (False, True) for sub in (0.0, 1.0) for confidence in (0.0, 0.9))
+    best = result["chosen"]
+    assert best == max(result["rows"], key=lambda r: r["score"])
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith(
+        f"substitute={best['substitute']:g} min_confidence={best['min_confidence']:g}")
+    assert "--confidences 0,0.9" in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit):
+        _load("anchor_dev").main(["--confidences", "1.5"])
 
 
 def test_direction_dev_compares_the_methods_on_the_same_sample(data_root, model_folder, tmp_path, capsys):
@@ -228,7 +260,8 @@ def test_formality_dev_picks_the_largest_gain_that_keeps_self_bleu(data_root, mo
     assert set(rows) == {(a, g) for a in (0.0, 1e4) for g in (0.0, 0.5)}
     assert result["chosen"] == max(result["rows"], key=lambda r: r["gain"])  # every row keeps self-BLEU >= 0
     chosen = result["chosen"]
-    assert capsys.readouterr().out.strip().splitlines()[-1] == f"anchor={chosen['anchor']:g} min_gain={chosen['min_gain']:g}"
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (f"anchor={chosen['anchor']:g} "
+                                                               f"min_gain={chosen['min_gain']:g} substitute=0")
     assert "Chosen" in out.with_suffix(".md").read_text()
     strict = ["--data", str(data_root), "--model", str(model_folder), "--out", str(tmp_path / "fd2.json"), "--sentences", "6",
               "--anchors", "0", "--min-gains", "0", "--max-strength", "2", "--grid", "2", "--min-self-bleu", "101"]
