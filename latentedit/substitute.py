@@ -5,8 +5,10 @@ is about. The decoder, fed the source text teacher-forced (see
 :func:`latentedit.decoding.teacher_forced_scores`), scores every vocabulary token as the start
 of each source word: under the shifted code, contrasted with the source's own code, the
 tokens the shift makes likelier stand out ("slow" -> "fast"). This module turns those scores
-into candidate texts, each changing one word: the ``k`` best-scored replacements of every word
-(deleting words measured no better on Yelp dev). The editor (``shift(..., strength="auto", substitute=True)``) re-encodes the
+into candidate texts, each changing one word: the ``k`` best-scored replacements of every word.
+The proposals read only the words to their left, so a proposal equal to the next word means going
+on without this one ("i would not recommend" -> "recommend" at "not"): that candidate deletes the
+word instead of doubling the next one. The editor (``shift(..., strength="auto", substitute=True)``) re-encodes the
 candidates, asks the direction's head which arrive, and repeats on the best candidate for a
 few rounds (see ``LatentEditor._substitute``).
 
@@ -62,5 +64,7 @@ def word_substitutions(text: str, ids: list[int], scores: torch.Tensor, vocab: W
         row = scores[t, : len(vocab.tokens)]  # a model may score more ids than its tokenizer has
         ranked = row.masked_fill(~allowed, float("-inf")).topk(min(k + 1, int(allowed.sum()))).indices.tolist()
         replacements = [vocab.words[token] for token in ranked if vocab.words[token] not in ("", words[index])][:k]
-        candidates += [" ".join(words[:index] + [word] + words[index + 1 :]) for word in replacements]
+        following = words[index + 1 : index + 2]
+        for word in replacements:  # proposing the next word means going on without this one: delete it
+            candidates.append(" ".join(words[:index] + ([] if [word] == following else [word]) + words[index + 1 :]))
     return list(dict.fromkeys(candidates))

@@ -22,17 +22,25 @@ def test_each_candidate_swaps_one_word_for_a_best_scored_token():
     vocab = WordVocabulary(TOKENS)
     source = ids("the", "Ġfood", "Ġwas", "Ġcold", "Ġ.")
     scores = torch.zeros(len(source), len(TOKENS))
-    scores[3, ID["Ġgreat"]], scores[3, ID["Ġfine"]], scores[3, ID["Ġcold"]] = 3.0, 2.0, 5.0  # the source's own word ranks first
-    scores[0, ID["a"]] = 1.0
+    for t, best in enumerate((["a", "od"], ["Ġgo", "Ġfine"], ["Ġgreat", "Ġgo"], ["Ġcold", "Ġgreat", "Ġfine"], ["Ġfine", "Ġgo"])):
+        for rank, token in enumerate(best):
+            scores[t, ID[token]] = 10.0 - rank  # the source's own word ranks first at word 3
     candidates = word_substitutions("the food was cold .", source, scores, vocab, k=2)
-    assert "the food was great ." in candidates and "the food was fine ." in candidates
-    assert "a food was cold ." in candidates
-    for text in candidates:
-        changed = [(a, b) for a, b in zip(text.split(), "the food was cold .".split()) if a != b]
-        assert len(text.split()) == 5 and len(changed) == 1
-    at_word_3 = [t.split()[3] for t in candidates if t.split()[3] != "cold"]
-    assert at_word_3 == ["great", "fine"]  # the k best, the source's word skipped
-    assert len(candidates) == len(set(candidates)) <= 5 * 2
+    assert candidates == ["a food was cold .", "od food was cold .", "the go was cold .", "the fine was cold .",
+                          "the food great cold .", "the food go cold .", "the food was great .", "the food was fine .",
+                          "the food was cold fine", "the food was cold go"]
+
+
+def test_proposing_the_next_word_deletes_this_one():
+    """The proposals see only the words to their left: "recommend" proposed at "not" in "would not
+    recommend" means going on without "not", not "would recommend recommend"."""
+    tokens = ["<pad>", "<s>", "</s>", "<unk>", "<mask>", "i", "Ġwould", "Ġnot", "Ġrecommend", "Ġhighly"]
+    vocab = WordVocabulary(tokens)
+    scores = torch.zeros(4, len(tokens))
+    scores[2, 8], scores[2, 9] = 5.0, 4.0  # at "not": "recommend", then "highly"
+    candidates = word_substitutions("i would not recommend", [5, 6, 7, 8], scores, vocab, k=2)
+    assert "i would recommend" in candidates and "i would highly recommend" in candidates
+    assert "i would recommend recommend" not in candidates
 
 
 def test_a_multi_token_word_is_replaced_whole():
