@@ -35,6 +35,29 @@ def test_build_writes_a_loadable_model_with_its_card(tmp_path, make_config):
     assert {"report.json", "codes.png", "interpolation.png"} <= {p.name for p in reports.iterdir()}
 
 
+def test_training_minutes_add_the_earlier_stages_given_in_minutes(tmp_path, make_config):
+    """A run folder (tokenizer.json written as training starts, model/ at its end) counts its own
+    minutes; --earlier-minutes adds those of stages whose run folders are gone."""
+    import os
+
+    lines = [f"x = {i} + y" for i in range(12)]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "test.txt").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    model = TransformerVAE(make_config(vocab_size=300, max_length=16))
+    model.tokenizer = Tokenizer.train(lines, vocab_size=300, min_frequency=1)
+    run = tmp_path / "run"
+    LatentEditor(model, quiet=True).save(run / "model")
+    model.tokenizer.save(run / "tokenizer.json")
+    os.utime(run / "tokenizer.json", (1_000_000, 1_000_000))
+    os.utime(run / "model" / "model.safetensors", (1_000_000 + 180, 1_000_000 + 180))  # a 3-minute run
+    out = tmp_path / "python-lines"
+    assert build_python_lines.main(["--model", str(run / "model"), "--corpus", str(corpus), "--out", str(out),
+                                    "--report-dir", str(tmp_path / "reports"), "--pairs", "2", "--earlier-minutes", "236"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["train_minutes"] == 239
+    assert "about 239 minutes of training" in (out / "MODEL_CARD.md").read_text()
+
+
 def test_missing_corpus_exits_2(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         build_python_lines.main(["--corpus", str(tmp_path / "nowhere")])

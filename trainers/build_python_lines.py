@@ -1,6 +1,6 @@
 """Turn a trained Python-lines model into the built-in ``python-lines`` model: test-split metrics and model card.
 
-    python -m trainers.build_python_lines [--model runs/python-lines-stage4/model] [--corpus runs/regularizers/python-corpus]
+    python -m trainers.build_python_lines [--model runs/python-lines-stage5/model] [--corpus runs/regularizers/python-corpus]
 
 The whole evaluation suite (latentedit.evaluation.evaluate, kind "python") runs on the corpus's
 test split, which no training or model choice looked at: reconstruction, slerp and lerp
@@ -76,11 +76,14 @@ def interpolation_table(report: dict, paths: int = 2) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="runs/python-lines-stage4/model", help="trained model folder")
+    parser.add_argument("--model", default="runs/python-lines-stage5/model", help="trained model folder")
     parser.add_argument("--earlier-stage", action="append", default=None,
                         help="model folder the training continued from, for the card's training minutes (repeatable; "
-                             "default: runs/python-lines-stage3/model, runs/python-lines-long/model, runs/python-lines/model and "
-                             "runs/regularizers/python-mmd/model)")
+                             "default: runs/python-lines-stage4/model, runs/python-lines-stage3/model, "
+                             "runs/python-lines-long/model, runs/python-lines/model and runs/regularizers/python-mmd/model)")
+    parser.add_argument("--earlier-minutes", type=int, default=0,
+                        help="training minutes of earlier stages whose run folders are gone (from their card); "
+                             "then --earlier-stage names only the runs still on disk")
     parser.add_argument("--corpus", default="runs/regularizers/python-corpus",
                         help="the corpus folder (python -m latentedit.python_lines) the model trained on")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="where to write the built-in model folder")
@@ -98,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     texts = test_path.read_text(encoding="utf-8").splitlines()
     editor = LatentEditor.load(args.model)
     model_dir = Path(args.model)
-    stages = args.earlier_stage or ["runs/python-lines-stage3/model", "runs/python-lines-long/model", "runs/python-lines/model",
-                                    "runs/regularizers/python-mmd/model"]
+    stages = args.earlier_stage if args.earlier_stage is not None or args.earlier_minutes else [
+        "runs/python-lines-stage4/model", "runs/python-lines-stage3/model", "runs/python-lines-long/model",
+        "runs/python-lines/model", "runs/regularizers/python-mmd/model"]
     metrics = model_dir.parent / "metrics.jsonl"
     report = evaluate(editor, texts, labels=statement_kinds(texts), kind="python", pairs=args.pairs,
                       out_dir=args.report_dir, metrics_path=metrics if metrics.is_file() else None)
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     info = corpus / "python_lines.json"
     summary = {"model": editor.model.config.to_dict(), "test": report,
                "corpus": json.loads(info.read_text()) if info.is_file() else None,
-               "train_minutes": training_minutes(model_dir, *map(Path, stages)),
+               "train_minutes": _plus(training_minutes(model_dir, *map(Path, stages or [])), args.earlier_minutes),
                "build_minutes": round((time.perf_counter() - started) / 60, 1)}
     rows = card_rows(report)
     card = CARD.format(
@@ -129,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _plus(minutes: int | None, earlier: int) -> int | None:
+    return None if minutes is None else minutes + earlier
+
+
 CARD = """\
 # latentedit python-lines model
 
@@ -144,9 +152,10 @@ standard library, so another Python version gives a slightly different corpus):
     python -m trainers.train trainers/configs/python_lines_continue.toml    # stage 2: 5,000 more steps
     python -m trainers.train trainers/configs/python_lines_stage3.toml      # stage 3: 6,000 more steps
     python -m trainers.train trainers/configs/python_lines_stage4.toml      # stage 4: 6,000 more steps
+    python -m trainers.train trainers/configs/python_lines_stage5.toml      # stage 5: 6,000 more steps
     python -m trainers.build_python_lines                                   # this card
 
-1,000 + 3,000 + 5,000 + 6,000 + 6,000 steps of batch 128, about {train_minutes} minutes of training on a 2-core CPU machine
+1,000 + 3,000 + 5,000 + 6,000 + 6,000 + 6,000 steps of batch 128, about {train_minutes} minutes of training on a 2-core CPU machine
 (bf16 autocast), no GPU.
 
 **Limits.** Under-trained against the goals it was built for (reconstruction token accuracy
