@@ -155,8 +155,8 @@ standard library, so another Python version gives a slightly different corpus):
     python -m trainers.train trainers/configs/python_lines_stage5.toml      # stage 5: 6,000 more steps
     python -m trainers.build_python_lines                                   # this card
 
-1,000 + 3,000 + 5,000 + 6,000 + 6,000 + 6,000 steps of batch 128, about {train_minutes} minutes of training on a 2-core CPU machine
-(bf16 autocast), no GPU.
+1,000 + 3,000 + 5,000 + 6,000 + 6,000 + 6,000 steps of batch 128, about {train_minutes} minutes of training on a
+2-core CPU machine (bf16 autocast), no GPU.
 
 **Limits.** Under-trained against the goals it was built for (reconstruction token accuracy
 >= 95% and >= 95% valid interpolation points): see the metrics below, measured on the test split.
