@@ -339,7 +339,7 @@ class LatentEditor:
         each word (:mod:`latentedit.substitute`); each round the head scores every one-word swap,
         a text arrives with the swap it likes best among those that arrive, and the others keep
         their best swap for the next round (at most :data:`SUBSTITUTION_ROUNDS`). Texts that
-        arrive by no swap are shifted by decoding as above.
+        arrive by no swap are shifted by decoding as above (a swapped result's ``strength`` is S).
 
         >>> editor.shift("the food was cold .", "positive", "auto", max_strength=9, anchor=10, revert=True)  # doctest: +SKIP
         >>> editor.shift("the food was cold .", "positive", "auto", substitute=3, min_confidence=0.9)  # doctest: +SKIP
@@ -462,7 +462,8 @@ class LatentEditor:
         cfg = self.model.config
         vocab = self._word_vocabulary()
         current, losses = list(sources), total_loss(targets, codes)
-        found: list = [(None, None, []) for _ in sources]
+        kept: list[list[str]] = [[] for _ in sources]  # the swapped text each round kept, per text
+        found: dict[int, tuple[str, torch.Tensor]] = {}  # text index -> (arrived text, its code)
         todo = list(range(len(sources)))
         for _ in range(SUBSTITUTION_ROUNDS):
             pool = []  # (text index, candidate)
@@ -488,15 +489,17 @@ class LatentEditor:
                     best[i] = k
             todo = []
             for i, k in best.items():
+                if not (arrived[k] or tried_losses[k] < losses[i]):
+                    continue  # no swap brings this text closer to the target: it stops here
+                current[i], losses[i] = tried[k], tried_losses[k]
+                kept[i].append(tried[k])
                 if arrived[k]:
-                    found[i] = (tried[k], tried_codes[k], found[i][2] + [tried[k]])
-                elif tried_losses[k] < losses[i]:
-                    current[i], losses[i] = tried[k], tried_losses[k]
-                    found[i][2].append(tried[k])
+                    found[i] = (tried[k], tried_codes[k])
+                else:
                     todo.append(i)
             if not todo:
                 break
-        return found
+        return [(*found.get(i, (None, None)), kept[i]) for i in range(len(sources))]
 
     def _word_vocabulary(self) -> WordVocabulary:
         """Which tokens start words (built on first use: it reads the whole vocabulary)."""
