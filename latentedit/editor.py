@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from .decoding import teacher_forced_scores
 from .directions import Direction, learn_direction, load_direction, property_direction, save_direction
@@ -30,7 +31,7 @@ from .model_folder import read_config, read_consistently, save_model
 from .results import EditResult
 from .revert import revert_candidates
 from .search import adam_search, random_search
-from .substitute import CONTRAST, SUBSTITUTION_ROUNDS, WordVocabulary, word_substitutions
+from .substitute import CONTRAST, MIN_ALIGNMENT, SUBSTITUTION_ROUNDS, WordVocabulary, word_substitutions
 from .targets import parse_targets, total_loss
 from .validation import (
     check_bool,
@@ -337,8 +338,9 @@ class LatentEditor:
         ``substitute=S`` > 0 (with ``strength="auto"``) first tries a lexical edit: the decoder,
         reading the source under its code moved S along the direction, proposes replacements for
         each word (:mod:`latentedit.substitute`); each round the head scores every one-word swap,
-        a text arrives with the swap it likes best among those that arrive, and the others keep
-        their best swap for the next round (at most :data:`SUBSTITUTION_ROUNDS`). Texts that
+        a text arrives with the swap it likes best among those that arrive and move the code along
+        the shift (:data:`~latentedit.substitute.MIN_ALIGNMENT`), and the others keep their best
+        swap for the next round (at most :data:`SUBSTITUTION_ROUNDS`). Texts that
         arrive by no swap are shifted by decoding as above (a swapped result's ``strength`` is S).
 
         >>> editor.shift("the food was cold .", "positive", "auto", max_strength=9, anchor=10, revert=True)  # doctest: +SKIP
@@ -481,6 +483,7 @@ class LatentEditor:
             owners, tried = [i for i, _ in pool], [text for _, text in pool]
             tried_codes = self._encode_distinct(tried)
             arrived = self._accepted(targets, tried_codes, codes[owners], tried, [sources[i] for i in owners])
+            arrived &= F.cosine_similarity(tried_codes - codes[owners], shifted[owners] - codes[owners], dim=-1) >= MIN_ALIGNMENT
             tried_losses = total_loss(targets, tried_codes)
             rank = list(zip(arrived.tolist(), (-tried_losses).tolist()))  # arrived first, then the lowest loss
             best: dict[int, int] = {}  # text index -> its best pool index

@@ -8,9 +8,10 @@ tokens the shift makes likelier stand out ("slow" -> "fast"). This module turns 
 into candidate texts, each changing one word: the ``k`` best-scored replacements of every word.
 The proposals read only the words to their left, so a proposal equal to the next word means going
 on without this one ("i would not recommend" -> "recommend" at "not"): that candidate deletes the
-word instead of doubling the next one. The editor (``shift(..., strength="auto", substitute=True)``) re-encodes the
-candidates, asks the direction's head which arrive, and repeats on the best candidate for a
-few rounds (see ``LatentEditor._substitute``).
+word instead of doubling the next one. The editor (``shift(..., strength="auto", substitute=S)``)
+re-encodes the candidates, asks the direction's head which arrive (and that they move the code
+along the shift: :data:`MIN_ALIGNMENT`), and repeats on the best candidate for a few rounds (see
+``LatentEditor._substitute``).
 
 >>> import torch
 >>> vocab = WordVocabulary(["<pad>", "<s>", "</s>", "<unk>", "<mask>", "the", "Ġfood", "Ġwas", "Ġcold", "Ġgreat", "Ġ."])
@@ -27,6 +28,11 @@ WORD_START = "Ġ"  # the byte-level BPE mark of a token that follows a space
 PROPOSALS_PER_WORD = 3  # replacements proposed for each word
 SUBSTITUTION_ROUNDS = 4  # one-word swaps a lexical edit makes at most
 CONTRAST = 1.0  # weight of the contrast with the source's code in the proposals' scores
+# A swap arrives only if it moves the code along the shift: the cosine between its code's move and
+# the shift is at least this. The head alone accepts swaps that move the code mostly sideways (it is
+# fooled, the dev judge disagrees): on 400 Yelp dev sentences (swaps at 3) 0.2 lifted the dev score
+# from 71.7 to 72.5 at confidence 0.95, and 0.3 from 71.4 to 72.8 at 0.8; 0.4 cost content (68.8).
+MIN_ALIGNMENT = 0.2
 
 
 class WordVocabulary:

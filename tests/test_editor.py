@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from latentedit import InputError, LatentEditor
+from latentedit import editor as editor_module
 from latentedit.editor import word_similarity
 from latentedit.results import EditResult
 from latentedit.revert import revert_candidates
-from latentedit.substitute import SUBSTITUTION_ROUNDS
+from latentedit.substitute import MIN_ALIGNMENT, SUBSTITUTION_ROUNDS
 from latentedit.targets import parse_targets, total_loss
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -297,8 +298,19 @@ def test_substitute_swaps_words_until_the_head_accepts(review_editor, negatives)
         assert r.strength == 2.0 and torch.allclose(r.latent, editor.encode(r.text), atol=1e-5)
         kept = [row["text"] for row in r.trajectory if row.get("substitute")]
         assert kept[-1] == r.text and len(kept) <= SUBSTITUTION_ROUNDS
+        move = r.latent - r.source_latent  # along the shift, not sideways
+        assert torch.nn.functional.cosine_similarity(move, editor.directions["positive"].vector, dim=0) >= MIN_ALIGNMENT
     again = editor.shift(negatives, "positive", strength="auto", max_strength=4.0, grid=8, substitute=2.0)
     assert [r.text for r in again] == [r.text for r in results]
+
+
+def test_swaps_that_move_the_code_sideways_do_not_arrive(review_editor, negatives, monkeypatch):
+    editor = review_editor
+    plain = editor.shift(negatives, "positive", strength="auto", max_strength=4.0, grid=8)
+    monkeypatch.setattr(editor_module, "MIN_ALIGNMENT", 1.01)  # no move is that well aligned
+    results = editor.shift(negatives, "positive", strength="auto", max_strength=4.0, grid=8, substitute=2.0)
+    assert [r.text for r in results] == [r.text for r in plain]
+    assert not any(row.get("substitute") and row["arrived"] for r in results for row in r.trajectory)
 
 
 def test_min_confidence_asks_a_classification_head_for_a_likelier_target(review_editor, negatives):
