@@ -29,7 +29,7 @@ DEMO_TWEET = "Thank you to everyone who came out tonight. We will win!"
 # spans the edit did not need) with the settings chosen on dev for the shipped model:
 # benchmarks/anchor_dev.py on Yelp dev for sentiment, benchmarks/formality_dev.py for formality
 # (benchmarks/results/*_dev*.md; word swaps lost there for formality).
-DEMO_SHIFTS = {"positive": {"max_strength": 9.0, "anchor": 10.0, "revert": True, "substitute": 3.0, "min_confidence": 0.95},
+DEMO_SHIFTS = {"positive": {"max_strength": 9.0, "anchor": 10.0, "revert": True, "substitute": 3.0, "min_confidence": 0.8},
                "formal": {"max_strength": 12.0, "anchor": 20.0, "revert": True, "min_gain": 0.25}}
 
 
