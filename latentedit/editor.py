@@ -482,8 +482,9 @@ class LatentEditor:
                 break
             owners, tried = [i for i, _ in pool], [text for _, text in pool]
             tried_codes = self._encode_distinct(tried)
-            arrived = self._accepted(targets, tried_codes, codes[owners], tried, [sources[i] for i in owners])
-            arrived &= F.cosine_similarity(tried_codes - codes[owners], shifted[owners] - codes[owners], dim=-1) >= MIN_ALIGNMENT
+            starts = codes[owners]
+            arrived = self._accepted(targets, tried_codes, starts, tried, [sources[i] for i in owners])
+            arrived &= F.cosine_similarity(tried_codes - starts, shifted[owners] - starts, dim=-1) >= MIN_ALIGNMENT
             tried_losses = total_loss(targets, tried_codes)
             rank = list(zip(arrived.tolist(), (-tried_losses).tolist()))  # arrived first, then the lowest loss
             best: dict[int, int] = {}  # text index -> its best pool index

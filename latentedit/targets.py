@@ -53,8 +53,8 @@ class Target:
         if self.head.config.kind == "classification":
             if self.min_confidence <= 0:
                 return self.reached(codes)
-            probability = self.head(codes).softmax(-1)[:, self.head.label_index(str(self.goal))]
-            return self.reached(codes) & (probability >= self.min_confidence)
+            logits, goal = self.head(codes), self.head.label_index(str(self.goal))  # one head pass for both tests
+            return (logits.argmax(-1) == goal) & (logits.softmax(-1)[:, goal] >= self.min_confidence)
         now, before = self.head(codes), self.head(start)
         if self.goal == "max":
             return now > before + self.min_gain

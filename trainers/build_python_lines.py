@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs/python-lines-stage4/model", "runs/python-lines-stage3/model", "runs/python-lines-long/model",
         "runs/python-lines/model", "runs/regularizers/python-mmd/model"]
     metrics = model_dir.parent / "metrics.jsonl"
+    minutes = training_minutes(model_dir, *map(Path, stages or []))  # None when a run folder is gone
     report = evaluate(editor, texts, labels=statement_kinds(texts), kind="python", pairs=args.pairs,
                       out_dir=args.report_dir, metrics_path=metrics if metrics.is_file() else None)
     out = Path(args.out)
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     info = corpus / "python_lines.json"
     summary = {"model": editor.model.config.to_dict(), "test": report,
                "corpus": json.loads(info.read_text()) if info.is_file() else None,
-               "train_minutes": _plus(training_minutes(model_dir, *map(Path, stages or [])), args.earlier_minutes),
+               "train_minutes": minutes + args.earlier_minutes if minutes is not None else None,
                "build_minutes": round((time.perf_counter() - started) / 60, 1)}
     rows = card_rows(report)
     card = CARD.format(
@@ -131,10 +132,6 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(metrics, Path(args.report_dir) / "training_metrics.jsonl")
     print("\n".join(f"{k}: {v}" for k, v in rows.items()))
     return 0
-
-
-def _plus(minutes: int | None, earlier: int) -> int | None:
-    return None if minutes is None else minutes + earlier
 
 
 CARD = """\
