@@ -14,14 +14,22 @@ setting scored by
   (the style-transfer benchmark's judge recipe) gives the target. It scores dev outputs to choose
   global settings only: it never guides an edit nor picks among an edit's candidates;
 - self-BLEU to the source (corpus BLEU-4, 13a tokenisation);
-- score = sqrt(dev judge % x self-BLEU), the benchmark's GM with self-BLEU standing in for ref-BLEU.
+- score = sqrt(dev judge % x self-BLEU), the benchmark's GM with self-BLEU standing in for ref-BLEU;
+- PPL: the outputs' perplexity under a word trigram language model trained on the same pool
+  (latentedit.judges.FluencyJudge; lower = more fluent), and its ratio to the dev sources' PPL.
+
+A setting may be chosen only if its PPL ratio is at most ``--max-perplexity-ratio`` (default
+1.8: Li et al.'s human rewrites of the test set score 1.83 times their sources' perplexity,
+what a human edit costs in fluency under this model). Without that guard the best score went to
+word swaps that insert "great" wherever the head accepts it ("i ca n't great how inconsiderate
+this pharmacy is great"): the judge and BLEU reward such edits, no reader would.
 
 Every auto setting is measured as it decodes and again with ``revert=True`` (changed word spans
 put back to the source's wording while the model's head still accepts; latentedit/revert.py).
 With ``--substitutes`` and ``--confidences``, every auto setting is also measured with word swaps
 tried first (``substitute=S``: one-word replacements proposed by the decoder under the code moved
 S along the direction; latentedit/substitute.py) and with a least head probability for arriving
-(``min_confidence=C``). The best auto setting by score is printed last as ``anchor=<A>
+(``min_confidence=C``). The best auto setting by score among the fluent ones is printed last as ``anchor=<A>
 max_strength=<S> revert=<bool> substitute=<S> min_confidence=<C>``: the values that
 benchmarks/style_transfer.py takes as --anchor, --max-strength, --revert, --substitute and
 --min-confidence for its headline row.
@@ -44,12 +52,13 @@ from common import RESULTS, environment, fmt, load_editor, markdown_table, parse
 
 from latentedit import datasets
 from latentedit.evaluation import corpus_bleu
-from latentedit.judges import SentimentJudge
+from latentedit.judges import FluencyJudge, SentimentJudge
 
 HEAD, GOALS = "sentiment", ("positive", "negative")  # goal of the negative half, of the positive half
 ANCHORS = (0.0, 4.0, 6.0, 8.0, 10.0)
 FIXED_STRENGTHS = (2.0, 4.0, 6.0)
 MAX_STRENGTHS = (6.0, 9.0, 12.0)
+MAX_PERPLEXITY_RATIO = 1.8  # Li et al.'s human rewrites of the Yelp test set: 1.83 x their sources' perplexity
 
 
 def parse_args(argv):
@@ -64,11 +73,15 @@ def parse_args(argv):
     ap.add_argument("--confidences", default="0", help="min_confidence values tried with every auto setting")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
     ap.add_argument("--seed", type=int, default=0, help="seed of the dev sample")
+    ap.add_argument("--max-perplexity-ratio", type=float, default=MAX_PERPLEXITY_RATIO,
+                    help="a setting is chosen only if its outputs' PPL is at most this times the sources' PPL")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--out", default=str(RESULTS / "anchor_dev.json"), help="result JSON (.md beside it)")
     args = ap.parse_args(argv)
     if args.per_half < 1 or args.grid < 1 or args.threads < 1:
         ap.error("--per-half, --grid and --threads must be >= 1")
+    if not args.max_perplexity_ratio > 0:
+        ap.error("--max-perplexity-ratio must be > 0")
     parse_number_lists(ap, args, ("anchors", "strengths", "max_strengths", "substitutes", "confidences"),
                        may_be_empty=("strengths",))
     if any(c > 1 for c in args.confidences):
@@ -84,25 +97,40 @@ def dev_halves(root: Path, per_half: int, seed: int) -> tuple[list[str], list[st
     return negative, positive
 
 
-def dev_judge(root: Path) -> SentimentJudge:
-    """The style-transfer benchmark's judge recipe: TF-IDF + logistic regression on the Shen pool."""
-    return SentimentJudge().fit(*datasets.yelp(root, "pool"))
+def dev_judges(root: Path) -> tuple[SentimentJudge, FluencyJudge]:
+    """The style-transfer benchmark's judges: TF-IDF + logistic regression and a trigram language
+    model, both trained on the Shen pool."""
+    pool, labels = datasets.yelp(root, "pool")
+    return SentimentJudge().fit(pool, labels), FluencyJudge().fit(pool)
 
 
-def measure(editor, judge: SentimentJudge, negative: list[str], positive: list[str], **shift) -> tuple[list, dict]:
+def measure(editor, judges: tuple[SentimentJudge, FluencyJudge], negative: list[str], positive: list[str],
+            **shift) -> tuple[list, dict]:
     """Shift negative texts 'positive' and positive ones 'negative': (edit results, their figures)."""
     results = editor.shift(negative, GOALS[0], **shift) + editor.shift(positive, GOALS[1], **shift)
-    return results, figures(results, judge, negative, positive)
+    return results, figures(results, judges, negative, positive)
 
 
-def figures(results: list, judge: SentimentJudge, negative: list[str], positive: list[str]) -> dict:
-    """head %, dev judge %, self-BLEU and score of the edits of negative + positive texts (in that order)."""
+def figures(results: list, judges: tuple[SentimentJudge, FluencyJudge], negative: list[str], positive: list[str]) -> dict:
+    """head %, dev judge %, self-BLEU, score, PPL and PPL ratio to the sources of the edits of
+    negative + positive texts (in that order)."""
+    judge, fluency = judges
     goals = [GOALS[0]] * len(negative) + [GOALS[1]] * len(positive)
     outputs = [r.text for r in results]
     head = 100.0 * sum(r.scores[HEAD] == goal for r, goal in zip(results, goals)) / len(results)
     judged = judge.accuracy(outputs, [1] * len(negative) + [0] * len(positive))
     self_bleu = corpus_bleu(outputs, negative + positive)
-    return {"head": head, "judge": judged, "self_bleu": self_bleu, "score": math.sqrt(judged * self_bleu)}
+    perplexity = fluency.perplexity(outputs)
+    return {"head": head, "judge": judged, "self_bleu": self_bleu, "score": math.sqrt(judged * self_bleu),
+            "perplexity": perplexity, "perplexity_ratio": perplexity / fluency.perplexity(negative + positive)}
+
+
+def choose(rows: list[dict], max_ratio: float) -> dict:
+    """The auto setting with the best score among those whose PPL ratio is at most max_ratio (the
+    best score overall, marked ``"fluent": False``, when none is)."""
+    auto = [r for r in rows if r["max_strength"] is not None]
+    fluent = [r for r in auto if r["perplexity_ratio"] <= max_ratio]
+    return {**max(fluent or auto, key=lambda r: r["score"]), "fluent": bool(fluent)}
 
 
 def markdown(result: dict) -> str:
@@ -114,14 +142,18 @@ def markdown(result: dict) -> str:
              "sentiment head gives the target (for strength auto it also picked the strength, so it is an upper "
              "bound); dev judge % = outputs the style-transfer judge's recipe (TF-IDF + logistic regression on the "
              "Shen pool) gives the target, on dev only, to choose these settings; score = sqrt(dev judge % x "
-             "self-BLEU). The test set is not used.", ""]
+             "self-BLEU); PPL = perplexity under a word trigram language model trained on the same pool (the "
+             f"sources: {s['source_perplexity']:.1f}), ratio = PPL / the sources' PPL; a setting is chosen only if its "
+             f"ratio is at most {s['max_perplexity_ratio']:g}. The test set is not used.", ""]
     rows = [[fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("revert") else "no", f"{r.get('substitute', 0):g}",
-             f"{r.get('min_confidence', 0):g}", fmt(r["head"]), fmt(r["judge"]), fmt(r["self_bleu"]), fmt(r["score"])]
+             f"{r.get('min_confidence', 0):g}", fmt(r["head"]), fmt(r["judge"]), fmt(r["self_bleu"]), fmt(r["score"]),
+             fmt(r.get("perplexity")), fmt(r.get("perplexity_ratio"), 2)]
             for r in result["rows"]]
     lines += markdown_table(["anchor", "strength", "revert", "swaps at", "min confidence", "head %", "dev judge %",
-                             "self-BLEU", "score"], rows)
+                             "self-BLEU", "score", "PPL", "ratio"], rows)
     best = result["chosen"]
-    lines += ["", f"**Chosen (best auto score): anchor {best['anchor']:g}, max strength {best['max_strength']:g}, "
+    which = "best auto score among the fluent settings" if best.get("fluent", True) else "best auto score; NO setting was fluent"
+    lines += ["", f"**Chosen ({which}): anchor {best['anchor']:g}, max strength {best['max_strength']:g}, "
               f"revert {'yes' if best.get('revert') else 'no'}, swaps at {best.get('substitute', 0):g}, "
               f"min confidence {best.get('min_confidence', 0):g}** "
               f"(head {best['head']:.1f}%, dev judge {best['judge']:.1f}%, self-BLEU {best['self_bleu']:.1f}).", ""]
@@ -158,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(opened, int):
         return opened
     editor, root, negative, positive = opened
-    judge = dev_judge(root)
+    judges = dev_judges(root)
     rows = []
     for anchor in args.anchors:
         settings = [(f"{s:g}", dict(strength=s)) for s in args.strengths]
@@ -170,15 +202,18 @@ def main(argv: list[str] | None = None) -> int:
             row = {"anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
                    "revert": shift.get("revert", False), "substitute": shift.get("substitute", 0.0),
                    "min_confidence": shift.get("min_confidence", 0.0),
-                   **measure(editor, judge, negative, positive, anchor=anchor, **shift)[1]}
+                   **measure(editor, judges, negative, positive, anchor=anchor, **shift)[1]}
             rows.append(row)
             print(f"  anchor {anchor:g}, strength {label}{', revert' if row['revert'] else ''}, swaps at "
                   f"{row['substitute']:g}, confidence {row['min_confidence']:g}: head {row['head']:.1f}%, "
-                  f"dev judge {row['judge']:.1f}%, self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}", file=sys.stderr)
-    chosen = max((r for r in rows if r["max_strength"] is not None), key=lambda r: r["score"])
+                  f"dev judge {row['judge']:.1f}%, self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}, "
+                  f"PPL {row['perplexity']:.1f}", file=sys.stderr)
+    chosen = choose(rows, args.max_perplexity_ratio)
     result = {"command": shlex.join(["python", "benchmarks/anchor_dev.py", *(sys.argv[1:] if argv is None else argv)]),
               "environment": environment(args.threads),
-              "settings": {"model": args.model, "per_half": args.per_half, "grid": args.grid, "seed": args.seed},
+              "settings": {"model": args.model, "per_half": args.per_half, "grid": args.grid, "seed": args.seed,
+                           "max_perplexity_ratio": args.max_perplexity_ratio,
+                           "source_perplexity": judges[1].perplexity(negative + positive)},
               "rows": rows, "chosen": chosen}
     out = Path(args.out)
     write_json(result, out)

@@ -31,7 +31,7 @@ import sys
 from pathlib import Path
 
 import torch
-from anchor_dev import GOALS, dev_judge, figures, open_sentiment_editor
+from anchor_dev import GOALS, dev_judges, figures, open_sentiment_editor
 from common import RESULTS, environment, fmt, markdown_table, write_json, write_text
 
 from latentedit import datasets
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(opened, int):
         return opened
     editor, root, negative, positive = opened
-    codes, judge = pool_codes(editor, root, args.per_class), dev_judge(root)
+    codes, judges = pool_codes(editor, root, args.per_class), dev_judges(root)
     shift = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor)
     rows = []
     pools = dict(zip(GOALS, (codes, codes[::-1])))  # goal -> (target-class codes, source-class codes)
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             start = editor.encode(texts)
             moves = vectors(method, start, *pools[goal])
             outputs += editor.shift_codes(start, texts, goal, vectors=moves, **shift)
-        row = figures(outputs, judge, negative, positive)
+        row = figures(outputs, judges, negative, positive)
         vader = vader_accuracy([r.text for r in outputs], [1] * len(negative) + [0] * len(positive))
         rows.append({"method": method, "norm": sum(float(r.latent.sub(r.source_latent).norm() / r.strength)
                                                    for r in outputs) / len(outputs),

@@ -15,6 +15,10 @@ positive, then 500 positive sentences made negative, with the 4 human references
   (all 4 references), corpus BLEU 0-100 after 13a tokenisation (that is how DESIGN.md's
   published figures were computed; peers' outputs are kept byte-for-byte as published).
 - GM = sqrt(judge accuracy x ref4-BLEU); unchanged = outputs equal to their source.
+- PPL: fluency, the outputs' perplexity under a word trigram language model (interpolated
+  Kneser-Ney, latentedit.judges.FluencyJudge) trained on the same pool as the judge. Lower is
+  more fluent. Like the judge it only scores. It catches edits that the judge and BLEU reward
+  but no writer would produce ("i ca n't great how inconsiderate this pharmacy is great").
 
 Rows:
 - latentedit shift, strength "auto" (direction "positive" for the negative half, "negative" for
@@ -86,7 +90,7 @@ from common import (
 )
 
 from latentedit import datasets
-from latentedit.judges import VADER_MISSING, SentimentJudge, transfer_scores, vader_available
+from latentedit.judges import VADER_MISSING, FluencyJudge, SentimentJudge, transfer_scores, vader_available
 
 SWEEP = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 QUICK_PER_HALF = 50
@@ -97,7 +101,7 @@ PUBLISHED = {"zhou2020_cwsr": (80.7, 69.8, 60.7, 70.0), "wu2019_cbert": (90.7, 5
              "wu2019_pto": (81.2, 66.5, 59.0, 69.2), "luo2019_dualrl": (84.2, 59.0, 55.0, 68.0),
              "liu2022_latentops": (73.3, 53.9, 47.2, 58.8), "copy": (3.6, 100.0, 64.2, 15.2),
              "human": (68.5, None, None, None)}
-HEADERS = ["system", "N", "judge acc", "VADER", "self-BLEU", "ref1-BLEU", "ref4-BLEU", "GM", "unchanged"]
+HEADERS = ["system", "N", "judge acc", "VADER", "self-BLEU", "ref1-BLEU", "ref4-BLEU", "GM", "PPL", "unchanged"]
 
 
 def parse_args(argv):
@@ -177,11 +181,11 @@ def head_reached(results: list, targets: list[int]) -> float | None:
     return 100.0 * sum(r.scores[HEAD] == LABELS[t] for r, t in zip(results, targets)) / len(results)
 
 
-def latentedit_rows(editor, data: dict, judge: SentimentJudge, args, notes: dict) -> tuple[list[dict], dict, dict]:
-    """The latentedit rows, the strength sweep, and every row's outputs (key -> texts)."""
+def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list[dict], dict, dict]:
+    """The latentedit rows, the strength sweep, and every row's outputs (key -> texts); scores(texts)
+    gives a row's figures."""
     negative, positive = halves(data)
     rows, outputs, sweep = [], {}, {}
-    scores = lambda texts: transfer_scores(data["sources"], texts, data["targets"], data["references"], judge)  # noqa: E731
     if "shift" in notes:
         return rows, sweep, outputs
     for goal in GOALS:
@@ -255,7 +259,8 @@ def latentedit_rows(editor, data: dict, judge: SentimentJudge, args, notes: dict
 
 def table_rows(rows: list[dict]) -> list[list[str]]:
     return [[r["system"], str(r.get("candidates", 1)), fmt(r["judge_accuracy"]), fmt(r["vader_accuracy"]), fmt(r["self_bleu"]),
-             fmt(r["ref1_bleu"]), fmt(r["ref4_bleu"]), fmt(r["gm"]), str(r["unchanged"])] for r in rows]
+             fmt(r["ref1_bleu"]), fmt(r["ref4_bleu"]), fmt(r["gm"]), fmt(r.get("perplexity"), 0), str(r["unchanged"])]
+            for r in rows]
 
 
 def reproduction_rows(rows: list[dict]) -> list[list[str]]:
@@ -279,7 +284,10 @@ def markdown(result: dict) -> str:
              f"Judge: {result['judge']['description']}; accuracy on Li's dev set {result['judge']['dev_accuracy']:.1f}%. "
              "The judge only scores: it never guides an edit or picks among candidates (best-of-1). "
              "N = decoded candidates per sentence; where N > 1 the model's own head picked one (see `selection` in the "
-             "JSON). BLEU: corpus BLEU-4 after 13a tokenisation; GM = sqrt(judge x ref4-BLEU).", ""]
+             "JSON). BLEU: corpus BLEU-4 after 13a tokenisation; GM = sqrt(judge x ref4-BLEU). "
+             f"PPL (lower = more fluent): perplexity under a {result['judge']['fluency']['description']}; "
+             f"Li's dev set scores {result['judge']['fluency']['dev_perplexity']:.0f}. It scores only, like the judge; "
+             "peers are scored in their own tokenisation (e.g. B-GST's `it ' s`), which costs them a little.", ""]
     if result.get("model"):
         m = result["model"]
         lines += [f"Model: {m['source']} (code size {m['code_size']}, {m['parameters']:,} parameters); "
@@ -382,7 +390,14 @@ def main(argv: list[str] | None = None) -> int:
                   "train_sentences": len(pool), "dev_accuracy": judge.accuracy(dev, dev_labels), **timing}
     print(f"judge: {judge_info['dev_accuracy']:.1f}% on Li dev ({timing['judge_training_seconds']:.0f} s)", file=sys.stderr)
 
-    score = lambda texts: transfer_scores(data["sources"], texts, data["targets"], data["references"], judge)  # noqa: E731
+    with stopwatch(timing, "fluency_training_seconds"):
+        fluency = FluencyJudge().fit(pool)
+    judge_info["fluency"] = {"description": f"word trigram language model, interpolated Kneser-Ney (discount "
+                                            f"{fluency.discount:g}, words seen < {fluency.min_count} times -> <unk>), "
+                                            f"trained on the same pool", "dev_perplexity": fluency.perplexity(dev),
+                             "seconds": timing.pop("fluency_training_seconds")}
+    score = lambda texts: transfer_scores(data["sources"], texts, data["targets"], data["references"], judge,  # noqa: E731
+                                          fluency=fluency)
     rows, sweep, outputs, model = [], {}, {}, None
     editor, why = load_editor(args.model, args.device)
     if editor is None:
@@ -392,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         model["truncated_sources"] = truncated_count(editor, data["sources"])
         missing = check_model(editor)
         notes += [f"{key} rows skipped: {reason}" for key, reason in missing.items()]
-        rows, sweep, outputs = latentedit_rows(editor, data, judge, args, missing)
+        rows, sweep, outputs = latentedit_rows(editor, data, score, args, missing)
 
     rows.append({"key": "copy", "system": "copy-input", "kind": "copy", **score(data["sources"])})
     human = score(data["human"])

@@ -7,6 +7,8 @@ formality judge on the ``judge`` split of Pavlick & Tetreault's ratings.
 - :class:`SentimentJudge`: TF-IDF of word 1-2 grams + logistic regression (C = 2); predicts 0/1.
 - :class:`FormalityJudge`: TF-IDF of word 1-2 grams and character 2-4 grams + ridge regression;
   predicts a formality rating (-3 informal .. 3 formal).
+- :class:`FluencyJudge`: a word trigram language model (interpolated Kneser-Ney); scores the
+  perplexity of outputs (lower = more fluent).
 - :func:`vader_accuracy`: the lexicon-based VADER scorer (``pip install latentedit[bench]``).
 - :func:`transfer_scores` / :func:`formality_scores`: the numbers the benchmarks report.
 
@@ -156,6 +158,93 @@ class FormalityJudge:
         return np.asarray(self.model.predict(_texts(texts, "texts")), dtype=float)
 
 
+class FluencyJudge:
+    """A word trigram language model with interpolated Kneser-Ney smoothing; it scores how fluent
+    texts are as their perplexity (lower = more fluent). Texts are lower-cased and split on
+    whitespace; words seen fewer than ``min_count`` times in training become ``<unk>``.
+
+    Trained on the sentences a benchmark's judge learns from (e.g. the Yelp stand-in pool), it
+    tells a fluent edit from one that a classifier accepts but no writer would produce
+    ("i ca n't great how inconsiderate this pharmacy is great").
+
+    >>> lm = FluencyJudge(min_count=1).fit(["the food was great .", "the food was cold .", "the staff was great ."])
+    >>> lm.perplexity(["the food was great ."]) < lm.perplexity(["great the was food ."])
+    True
+    """
+
+    UNKNOWN, START, END = "<unk>", "<s>", "</s>"
+
+    def __init__(self, discount: float = 0.75, min_count: int = 2):
+        if not 0.0 < discount < 1.0 or min_count < 1:
+            raise InputError("discount must lie in (0, 1) and min_count be at least 1")
+        self.discount, self.min_count = discount, min_count
+        self.vocabulary: set[str] | None = None
+
+    def _words(self, text: str) -> list[str]:
+        words = [w if w in self.vocabulary else self.UNKNOWN for w in text.lower().split()]
+        return [self.START, self.START, *words, self.END]
+
+    def fit(self, texts: Sequence[str]) -> "FluencyJudge":
+        from collections import Counter, defaultdict
+
+        texts = _texts(texts, "texts")
+        if not texts:
+            raise InputError("give at least one text to train the language model on")
+        counts = Counter(w for text in texts for w in text.lower().split())
+        self.vocabulary = {w for w, n in counts.items() if n >= self.min_count}
+        trigrams = Counter()
+        for text in texts:
+            words = self._words(text)
+            trigrams.update(zip(words, words[1:], words[2:]))
+        self.trigrams = trigrams
+        self.context = Counter()  # c(u v .)
+        self.context_types = Counter()  # N1+(u v .)
+        self.bigram_continuation = Counter()  # N1+(. v w)
+        for (u, v, w), n in trigrams.items():
+            self.context[u, v] += n
+            self.context_types[u, v] += 1
+            self.bigram_continuation[v, w] += 1
+        self.middle = Counter()  # N1+(. v .) = sum over w of N1+(. v w)
+        self.middle_types = Counter()  # N1+(v .) among continuation bigrams
+        self.unigram_continuation = defaultdict(int)  # N1+(. w)
+        for (v, w), n in self.bigram_continuation.items():
+            self.middle[v] += n
+            self.middle_types[v] += 1
+            self.unigram_continuation[w] += 1
+        self.bigram_types = len(self.bigram_continuation)
+        return self
+
+    def probability(self, u: str, v: str, w: str) -> float:
+        """P(w | u v): the next word w after the words u v (``START`` before a text's first words;
+        words outside the vocabulary count as ``UNKNOWN``)."""
+        d = self.discount
+        p = self.unigram_continuation.get(w, 0) / self.bigram_types
+        p = max(p, 1.0 / (self.bigram_types + len(self.vocabulary) + 2))  # a word never seen after any other
+        if self.middle[v]:
+            p = (max(self.bigram_continuation[v, w] - d, 0.0) + d * self.middle_types[v] * p) / self.middle[v]
+        if self.context[u, v]:
+            p = (max(self.trigrams[u, v, w] - d, 0.0) + d * self.context_types[u, v] * p) / self.context[u, v]
+        return p
+
+    def log_likelihoods(self, texts: Sequence[str]) -> list[tuple[float, int]]:
+        """Per text: (natural-log likelihood, number of predicted words including the end)."""
+        if self.vocabulary is None:
+            raise InputError("fit the language model before scoring")
+        scores = []
+        for text in _texts(texts, "texts"):
+            words = self._words(text)
+            total = sum(math.log(self.probability(*gram)) for gram in zip(words, words[1:], words[2:]))
+            scores.append((total, len(words) - 2))
+        return scores
+
+    def perplexity(self, texts: Sequence[str]) -> float:
+        """exp(-total log likelihood / total predicted words) over all texts."""
+        scores = self.log_likelihoods(texts)
+        if not scores:
+            raise InputError("no texts to score")
+        return math.exp(-sum(s for s, _ in scores) / sum(n for _, n in scores))
+
+
 _VADER = None
 
 
@@ -190,12 +279,14 @@ def unchanged(sources: Sequence[str], outputs: Sequence[str]) -> int:
 
 
 def transfer_scores(sources: Sequence[str], outputs: Sequence[str], targets: Sequence[int],
-                    references: Sequence[Sequence[str]] | None, judge: SentimentJudge, tokenize: str = "13a") -> dict:
+                    references: Sequence[Sequence[str]] | None, judge: SentimentJudge, tokenize: str = "13a",
+                    fluency: "FluencyJudge | None" = None) -> dict:
     """The style-transfer figures of DESIGN.md section 5, in percent / BLEU 0..100.
 
     targets[i]: the class (0/1) outputs[i] should have; references[i]: the human rewrites of
     sources[i] (the first one gives ``ref1_bleu``, all of them ``ref4_bleu``), or None.
-    ``gm`` = sqrt(judge_accuracy x ref4_bleu).
+    ``gm`` = sqrt(judge_accuracy x ref4_bleu); ``perplexity``: the outputs' perplexity under the
+    ``fluency`` language model (None without one).
     """
     sources, outputs = _texts(sources, "sources"), _texts(outputs, "outputs")
     targets = np.asarray(targets, dtype=int)
@@ -206,7 +297,8 @@ def transfer_scores(sources: Sequence[str], outputs: Sequence[str], targets: Seq
     accuracy = judge.accuracy(outputs, targets)
     scores = {"n": len(outputs), "judge_accuracy": accuracy, "vader_accuracy": vader_accuracy(outputs, targets),
               "self_bleu": bleu(outputs, sources, tokenize), "ref1_bleu": None, "ref4_bleu": None, "gm": None,
-              "unchanged": unchanged(sources, outputs)}
+              "unchanged": unchanged(sources, outputs),
+              "perplexity": fluency.perplexity(outputs) if fluency is not None else None}
     if references is not None:
         refs = [[r] if isinstance(r, str) else list(r) for r in references]
         scores["ref1_bleu"] = bleu(outputs, [r[0] for r in refs], tokenize)

@@ -93,6 +93,8 @@ def test_style_transfer_peers_and_baselines_without_a_model(data_root, tmp_path,
     assert rows["perfect"]["judge_accuracy"] == 100.0 and rows["perfect"]["ref1_bleu"] == pytest.approx(100.0)
     assert rows["copy"]["ref4_bleu"] == pytest.approx(100.0)  # the source is references 1-3 here
     assert rows["perfect"]["system"] == "Perfect" and rows["human"]["ref4_bleu"] is None
+    assert rows["copy"]["perplexity"] == rows["copier"]["perplexity"] > 1.0  # the same outputs are as fluent
+    assert "PPL" in out.with_suffix(".md").read_text() and result["judge"]["fluency"]["dev_perplexity"] > 1.0
     assert result["settings"]["best_of"] == 1 and not result["settings"]["judge_selects"]
     assert out.with_suffix(".png").stat().st_size > 0 and "| copy-input |" in out.with_suffix(".md").read_text()
 
@@ -181,8 +183,12 @@ def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_fold
         assert row["score"] == pytest.approx((row["judge"] * row["self_bleu"]) ** 0.5)
     for anchor in (0.0, 1e4):  # reverting only puts source words back: never further from the source
         assert rows[(anchor, "auto <= 2", True)]["self_bleu"] >= rows[(anchor, "auto <= 2", False)]["self_bleu"]
-    best = max((r for r in result["rows"] if r["max_strength"]), key=lambda r: r["score"])
-    assert result["chosen"] == best
+    auto = [r for r in result["rows"] if r["max_strength"]]
+    fluent = [r for r in auto if r["perplexity_ratio"] <= 1.8]
+    best = max(fluent or auto, key=lambda r: r["score"])
+    assert result["chosen"] == {**best, "fluent": bool(fluent)}
+    for row in result["rows"]:
+        assert row["perplexity"] == pytest.approx(row["perplexity_ratio"] * result["settings"]["source_perplexity"])
     assert capsys.readouterr().out.strip().splitlines()[-1] == (f"anchor={best['anchor']:g} max_strength=2 "
                                                                f"revert={best['revert']} substitute=0 min_confidence=0")
     assert "Chosen" in out.with_suffix(".md").read_text()
@@ -199,12 +205,23 @@ def test_anchor_dev_measures_word_swaps_and_confidences(data_root, model_folder,
     assert sorted((r["revert"], r["substitute"], r["min_confidence"]) for r in result["rows"]) == sorted(
         (revert, sub, confidence) for revert in (False, True) for sub in (0.0, 1.0) for confidence in (0.0, 0.9))
     best = result["chosen"]
-    assert best == max(result["rows"], key=lambda r: r["score"])
+    assert best["score"] == max(r["score"] for r in result["rows"] if r["perplexity_ratio"] <= 1.8 or not best["fluent"])
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith(
         f"substitute={best['substitute']:g} min_confidence={best['min_confidence']:g}")
     assert "--confidences 0,0.9" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
         _load("anchor_dev").main(["--confidences", "1.5"])
+
+
+def test_anchor_dev_chooses_only_among_fluent_settings():
+    choose = _load("anchor_dev").choose
+    rows = [{"max_strength": 9.0, "score": 72.0, "perplexity_ratio": 2.4},  # best score, disfluent
+            {"max_strength": 9.0, "score": 69.0, "perplexity_ratio": 1.6},
+            {"max_strength": 9.0, "score": 68.0, "perplexity_ratio": 1.2},
+            {"max_strength": None, "score": 90.0, "perplexity_ratio": 1.0}]  # a fixed strength is never chosen
+    assert choose(rows, 1.8) == {**rows[1], "fluent": True}
+    assert choose(rows, 1.5) == {**rows[2], "fluent": True}
+    assert choose(rows, 1.1) == {**rows[0], "fluent": False}  # none is fluent: the best score, flagged
 
 
 def test_direction_dev_compares_the_methods_on_the_same_sample(data_root, model_folder, tmp_path, capsys):

@@ -8,6 +8,7 @@ import pytest
 from latentedit import datasets, judges
 from latentedit.errors import InputError
 from latentedit.judges import (
+    FluencyJudge,
     FormalityJudge,
     SentimentJudge,
     bleu,
@@ -144,3 +145,42 @@ def test_formality_reader_skips_unrated_rows(tmp_path):
         "news\t1.2\t1.0,1.4\tid3\tThe  senate voted .\n", encoding="utf-8")
     rows = datasets.formality(tmp_path)
     assert [(r.text, r.score) for r in rows] == [("lol ok", -1.4), ("The senate voted .", 1.2)]
+
+
+REVIEWS = ["the food was great .", "the food was cold .", "the staff was great .", "the staff was rude .",
+           "i loved the food .", "i hated the staff .", "the pasta was great and the staff was friendly ."]
+
+
+def test_fluency_judge_probabilities_sum_to_one_in_every_context():
+    lm = FluencyJudge().fit(REVIEWS)  # words seen once (cold, rude, pasta, ...) become <unk>
+    words = sorted(lm.vocabulary | {lm.UNKNOWN, lm.END})
+    for context in [(lm.START, lm.START), (lm.START, "the"), ("the", "food"), ("was", "great"), ("great", "great"),
+                    (lm.UNKNOWN, "was")]:
+        assert sum(lm.probability(*context, w) for w in words) == pytest.approx(1.0)
+
+
+def test_fluency_judge_prefers_word_order_it_has_seen():
+    lm = FluencyJudge(min_count=1).fit(REVIEWS)
+    assert lm.perplexity(["the food was great ."]) < lm.perplexity(["the food great was ."])
+    assert lm.perplexity(["the staff was great ."]) < lm.perplexity(["the staff was great great"])
+    assert lm.perplexity(["The  Food was great ."]) == lm.perplexity(["the food was great ."])  # lower-cased, split on spaces
+    (total, words), = lm.log_likelihoods(["the food was great ."])
+    assert words == 6 and lm.perplexity(["the food was great ."]) == pytest.approx(math.exp(-total / words))
+
+
+def test_fluency_judge_refuses_bad_input():
+    with pytest.raises(InputError):
+        FluencyJudge(discount=1.0)
+    with pytest.raises(InputError):
+        FluencyJudge().fit([])
+    with pytest.raises(InputError):
+        FluencyJudge().perplexity(["not fitted"])
+    with pytest.raises(InputError):
+        FluencyJudge(min_count=1).fit(REVIEWS).perplexity([])
+
+
+def test_transfer_scores_report_perplexity_with_a_language_model(judge):
+    lm = FluencyJudge(min_count=1).fit(POSITIVE + NEGATIVE)
+    scores = transfer_scores(NEGATIVE, POSITIVE, [1] * 8, None, judge, fluency=lm)
+    assert scores["perplexity"] == pytest.approx(lm.perplexity(POSITIVE))
+    assert transfer_scores(NEGATIVE, POSITIVE, [1] * 8, None, judge)["perplexity"] is None
