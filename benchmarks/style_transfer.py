@@ -33,7 +33,8 @@ Rows:
   source under its code moved S along the direction, proposes 3 replacements per word; up to 4
   rounds of one swap each, the head picking; latentedit/substitute.py; N adds them), and with
   `--min-confidence C` the head must give the target a probability >= C to accept a text,
-  beside the same row without either; and at `--strength`;
+  beside the same row without either (and with `--swaps-row S:C`, the headline's row with swaps at S
+  and min confidence C beside it); and at `--strength`;
 - latentedit optimize toward {"sentiment": "positive"/"negative"} (default settings: Adam, 50
   steps, up to 6 decoded candidates + the start, N <= 7, picked by the model's head: the lowest
   target loss, and with select="closest" the most similar to the source among those it accepts);
@@ -111,11 +112,21 @@ def parse_args(argv):
     add_edit_options(ap, SWEEP)
     ap.add_argument("--min-confidence", type=float, default=0.0, metavar="C",
                     help="the strength='auto' rows need the sentiment head's probability of the target to be at least C")
+    ap.add_argument("--swaps-row", metavar="S:C", help="also report the strength='auto' row with word swaps at S and "
+                                                       "min confidence C (when the headline has none)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random direction")
     ap.add_argument("--quick", action="store_true", help=f"the first {QUICK_PER_HALF} sentences of each half only")
     ap.add_argument("--out", help="result JSON (default benchmarks/results/style_transfer.json, style_transfer_quick.json "
                                   "with --quick); .md and .png are written beside it")
-    return parse_edit_args(ap, argv, "style_transfer")
+    args = parse_edit_args(ap, argv, "style_transfer")
+    if args.swaps_row is not None:
+        try:
+            args.swaps_row = tuple(float(x) for x in args.swaps_row.split(":"))
+        except ValueError:
+            args.swaps_row = ()
+        if len(args.swaps_row) != 2 or not args.swaps_row[0] > 0 or not 0 <= args.swaps_row[1] <= 1:
+            ap.error("--swaps-row takes S:C, a substitute strength S > 0 and a min confidence C in [0, 1], e.g. 3:0.8")
+    return args
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -225,6 +236,12 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
                 add("shift_auto_no_swaps", f"{label}, strength auto{anchored.removeprefix(swapped)}, no swaps", by_head,
                     auto_candidates(args, substitute=0.0),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "substitute": 0.0, "min_confidence": 0.0}))
+            if args.swaps_row and not prefix:
+                strength, confidence = args.swaps_row
+                add("shift_auto_swaps", f"{label}, strength auto, swaps at {strength:g}, confidence {confidence:g}"
+                    f"{anchored.removeprefix(swapped)}", by_head, auto_candidates(args, substitute=strength),
+                    lambda texts, goal: editor.shift(texts, goal, **{**auto, "substitute": strength,
+                                                                     "min_confidence": confidence}))
             if args.revert and not prefix:
                 add("shift_auto_no_revert", f"{label}, strength auto{anchored.removesuffix(reverted)}, no revert", by_head,
                     auto_candidates(args, revert=False),

@@ -137,6 +137,21 @@ def test_style_transfer_with_word_swaps_adds_the_row_without_them(data_root, mod
     assert result["settings"]["substitute"] == 1.0 and result["settings"]["min_confidence"] == 0.6
 
 
+def test_style_transfer_swaps_row_beside_a_headline_without_swaps(data_root, model_folder, tmp_path):
+    out = tmp_path / "st.json"
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "", "--quick",
+            "--revert", "--swaps-row", "1:0.6"]
+    assert _load("style_transfer").main(argv) == 0
+    rows = {r["key"]: r for r in json.loads(out.read_text())["rows"]}
+    assert rows["shift_auto"]["system"] == "latentedit shift, strength auto, revert"
+    assert rows["shift_auto_swaps"]["system"] == "latentedit shift, strength auto, swaps at 1, confidence 0.6, revert"
+    assert rows["shift_auto_swaps"]["candidates"] == "3/word x 4 swaps + 8 + reverts"
+    assert "shift_auto_no_swaps" not in rows
+    for bad in ("3", "0:0.5", "3:1.5", "a:b"):
+        with pytest.raises(SystemExit):
+            _load("style_transfer").main(["--swaps-row", bad])
+
+
 def test_style_transfer_notes_missing_directions(data_root, review_model, tmp_path, capsys):
     from latentedit import LatentEditor
 
