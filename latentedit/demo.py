@@ -25,11 +25,11 @@ HELD_OUT_PER_CLASS = 10
 DEMO_REVIEWS = ["the food was cold and the service was slow .", "i would not recommend this place to anyone ."]
 DEMO_INFORMAL = ["hey whats up , u coming tonight ?", "lol that movie was sooo bad"]
 DEMO_TWEET = "Thank you to everyone who came out tonight. We will win!"
-# The shifts keep the source's wording (word swaps first for sentiment; anchoring, then reverting
-# spans the edit did not need) with the settings chosen on dev for the shipped model:
-# benchmarks/anchor_dev.py on Yelp dev for sentiment, benchmarks/formality_dev.py for formality
-# (benchmarks/results/*_dev*.md; word swaps lost there for formality).
-DEMO_SHIFTS = {"positive": {"max_strength": 9.0, "anchor": 10.0, "revert": True, "substitute": 3.0, "min_confidence": 0.8},
+# The shifts keep the source's wording (anchoring, then reverting spans the edit did not need) with
+# the settings chosen on dev for the shipped model: benchmarks/anchor_dev.py on Yelp dev for
+# sentiment, benchmarks/formality_dev.py for formality (benchmarks/results/*_dev*.md). Word swaps
+# lost on formality dev, and on Yelp dev their outputs were far less fluent than the sources.
+DEMO_SHIFTS = {"positive": {"max_strength": 9.0, "anchor": 10.0, "revert": True},
                "formal": {"max_strength": 12.0, "anchor": 20.0, "revert": True, "min_gain": 0.25}}
 
 
