@@ -11,7 +11,10 @@ head on the re-encoded decoded text picks one, and the row says how many (N).
 
 Per row (latentedit.judges.formality_scores): the judge's mean rating of the sources and of the
 outputs (-3 informal .. 3 formal), the gain (outputs - sources), the share of outputs rated
-above their source, self-BLEU (13a, to the source) and how many outputs are unchanged.
+above their source, self-BLEU (13a, to the source) and how many outputs are unchanged; and their
+fluency (latentedit.judges.fluency_scores): the perplexity under a word trigram language model
+trained on the formality data's sentences outside the `eval` split, and the share of output
+words outside that model's vocabulary.
 
 Rows: latentedit shift along "formal" at strength "auto" (N = grid, smallest strength whose
 decoded text the head rates above the source; decoded with `--anchor`, the source anchoring, where
@@ -63,12 +66,13 @@ from common import (
 )
 
 from latentedit import datasets
-from latentedit.judges import FormalityJudge, formality_scores
+from latentedit.judges import FluencyJudge, FormalityJudge, formality_scores
 
 SWEEP = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 QUICK_SENTENCES = 100
 DIRECTION, HEAD = "formal", "formality"
-HEADERS = ["system", "N", "source rating", "output rating", "gain", "improved %", "self-BLEU", "unchanged"]
+HEADERS = ["system", "N", "source rating", "output rating", "gain", "improved %", "self-BLEU", "PPL", "unknown words %",
+           "unchanged"]
 
 
 def parse_args(argv):
@@ -102,7 +106,8 @@ def check_model(editor) -> dict:
     return notes
 
 
-def latentedit_rows(editor, sources: list[str], judge: FormalityJudge, args, notes: dict):
+def latentedit_rows(editor, sources: list[str], score, args, notes: dict):
+    """The latentedit rows, the strength sweep, and every row's outputs; score(texts) gives a row's figures."""
     rows, sweep, outputs = [], {}, {}
     if "shift" in notes:
         return rows, sweep, outputs
@@ -115,7 +120,7 @@ def latentedit_rows(editor, sources: list[str], judge: FormalityJudge, args, not
             results = run(sources)
         texts = [r.text for r in results]
         row = {"key": key, "system": label, "kind": "latentedit" if "random" not in key else "baseline",
-               "selection": selection, "candidates": candidates, **formality_scores(sources, texts, judge),
+               "selection": selection, "candidates": candidates, **score(texts),
                "seconds": timing["seconds"]}
         if head and head in results[0].scores:
             row["head_gain"] = float(np.mean([r.scores[head] - r.source_scores[head] for r in results]))
@@ -159,14 +164,15 @@ def latentedit_rows(editor, sources: list[str], judge: FormalityJudge, args, not
         curve = []
         for strength in args.sweep:
             texts = [r.text for r in editor.shift(sources, name, strength)]
-            curve.append({"strength": strength, **formality_scores(sources, texts, judge)})
+            curve.append({"strength": strength, **score(texts)})
         sweep["random" if name.startswith("random") else "learned"] = curve
     return rows, sweep, outputs
 
 
 def table_rows(rows: list[dict]) -> list[list[str]]:
     return [[r["system"], str(r.get("candidates", 1)), fmt(r["source_rating"], 2), fmt(r["output_rating"], 2),
-             f"{r['gain']:+.2f}", fmt(r["improved_share"]), fmt(r["self_bleu"]), str(r["unchanged"])] for r in rows]
+             f"{r['gain']:+.2f}", fmt(r["improved_share"]), fmt(r["self_bleu"]), fmt(r.get("perplexity"), 0),
+             fmt(r.get("unknown_words")), str(r["unchanged"])] for r in rows]
 
 
 def markdown(result: dict) -> str:
@@ -181,7 +187,10 @@ def markdown(result: dict) -> str:
              f"{j['eval_formal_mean']:.2f} and the informal ones {j['eval_informal_mean']:.2f} (human means "
              f"{j['eval_formal_human']:.2f} and {j['eval_informal_human']:.2f}). The judge only scores: it never guides "
              "an edit or picks among candidates (best-of-1); N = decoded candidates per sentence, picked by the model's "
-             "own head where N > 1.", ""]
+             "own head where N > 1.", "",
+             f"Fluency: {j['fluency']['description']}. PPL = perplexity (lower = more fluent); unknown words % = share "
+             "of output words outside its vocabulary (broken words a decoder glued from pieces land here: the PPL "
+             "scores them all as one unknown word). Like the judge, it only scores.", ""]
     if result.get("model"):
         m = result["model"]
         lines += [f"Model: {m['source']} (code size {m['code_size']}, {m['parameters']:,} parameters); "
@@ -230,6 +239,11 @@ def main(argv: list[str] | None = None) -> int:
                   "eval_formal_human": float(np.mean([r.score for r in formal_eval])),
                   "eval_informal_human": float(np.mean([r.score for r in informal_eval])), **timing}
     print(f"judge: Pearson r {judge.heldout_r:.3f} on {judge.heldout_examples} held-out sentences", file=sys.stderr)
+    fluency = FluencyJudge().fit([r.text for r in rated if r.split != "eval"])
+    judge_info["fluency"] = {"description": f"word trigram language model, interpolated Kneser-Ney, trained on the "
+                                            f"{sum(r.split != 'eval' for r in rated):,} sentences outside the eval split "
+                                            f"(words seen < {fluency.min_count} times -> <unk>)"}
+    score = lambda texts: formality_scores(sources, texts, judge, fluency=fluency)  # noqa: E731
 
     notes, rows, sweep, outputs, model = [], [], {}, {}, None
     editor, why = load_editor(args.model, args.device)
@@ -240,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         model["truncated_sources"] = truncated_count(editor, sources)
         missing = check_model(editor)
         notes += [f"{key} rows skipped: {reason}" for key, reason in missing.items()]
-        rows, sweep, outputs = latentedit_rows(editor, sources, judge, args, missing)
-    rows.append({"key": "copy", "system": "copy-input", "kind": "copy", **formality_scores(sources, sources, judge)})
+        rows, sweep, outputs = latentedit_rows(editor, sources, score, args, missing)
+    rows.append({"key": "copy", "system": "copy-input", "kind": "copy", **score(sources)})
 
     out = Path(args.out)
     headline = next((r for r in rows if r["key"] == "shift_auto"), None)

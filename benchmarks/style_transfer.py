@@ -19,6 +19,8 @@ positive, then 500 positive sentences made negative, with the 4 human references
   Kneser-Ney, latentedit.judges.FluencyJudge) trained on the same pool as the judge. Lower is
   more fluent. Like the judge it only scores. It catches edits that the judge and BLEU reward
   but no writer would produce ("i ca n't great how inconsiderate this pharmacy is great").
+  Unknown words %: the share of output words outside that model's vocabulary (broken words that a
+  decoder glued from pieces, which the perplexity scores as one unknown word).
 
 Rows:
 - latentedit shift, strength "auto" (direction "positive" for the negative half, "negative" for
@@ -102,7 +104,8 @@ PUBLISHED = {"zhou2020_cwsr": (80.7, 69.8, 60.7, 70.0), "wu2019_cbert": (90.7, 5
              "wu2019_pto": (81.2, 66.5, 59.0, 69.2), "luo2019_dualrl": (84.2, 59.0, 55.0, 68.0),
              "liu2022_latentops": (73.3, 53.9, 47.2, 58.8), "copy": (3.6, 100.0, 64.2, 15.2),
              "human": (68.5, None, None, None)}
-HEADERS = ["system", "N", "judge acc", "VADER", "self-BLEU", "ref1-BLEU", "ref4-BLEU", "GM", "PPL", "unchanged"]
+HEADERS = ["system", "N", "judge acc", "VADER", "self-BLEU", "ref1-BLEU", "ref4-BLEU", "GM", "PPL", "unknown words %",
+           "unchanged"]
 
 
 def parse_args(argv):
@@ -223,6 +226,7 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
     swapped = (f", swaps at {args.substitute:g}" if args.substitute else "") + (
         f", confidence {args.min_confidence:g}" if args.min_confidence else "")
     anchored = swapped + (f", anchor {args.anchor:g}" if args.anchor else "") + reverted
+    swaps = dict(zip(("substitute", "min_confidence"), args.swaps_row or ()))  # the --swaps-row settings
     by_head = f"the model's {HEAD!r} head on the re-encoded decoded text (smallest strength it scores as the target)"
     for prefix, label in (("", "latentedit shift"), ("random_", "random direction, equal norm")):
         if "shift_auto" not in notes:
@@ -236,12 +240,11 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
                 add("shift_auto_no_swaps", f"{label}, strength auto{anchored.removeprefix(swapped)}, no swaps", by_head,
                     auto_candidates(args, substitute=0.0),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "substitute": 0.0, "min_confidence": 0.0}))
-            if args.swaps_row and not prefix:
-                strength, confidence = args.swaps_row
-                add("shift_auto_swaps", f"{label}, strength auto, swaps at {strength:g}, confidence {confidence:g}"
-                    f"{anchored.removeprefix(swapped)}", by_head, auto_candidates(args, substitute=strength),
-                    lambda texts, goal: editor.shift(texts, goal, **{**auto, "substitute": strength,
-                                                                     "min_confidence": confidence}))
+            if swaps and not prefix:
+                add("shift_auto_swaps", f"{label}, strength auto, swaps at {swaps['substitute']:g}, confidence "
+                    f"{swaps['min_confidence']:g}{anchored.removeprefix(swapped)}", by_head,
+                    auto_candidates(args, substitute=swaps["substitute"]),
+                    lambda texts, goal: editor.shift(texts, goal, **{**auto, **swaps}))
             if args.revert and not prefix:
                 add("shift_auto_no_revert", f"{label}, strength auto{anchored.removesuffix(reverted)}, no revert", by_head,
                     auto_candidates(args, revert=False),
@@ -276,7 +279,8 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
 
 def table_rows(rows: list[dict]) -> list[list[str]]:
     return [[r["system"], str(r.get("candidates", 1)), fmt(r["judge_accuracy"]), fmt(r["vader_accuracy"]), fmt(r["self_bleu"]),
-             fmt(r["ref1_bleu"]), fmt(r["ref4_bleu"]), fmt(r["gm"]), fmt(r.get("perplexity"), 0), str(r["unchanged"])]
+             fmt(r["ref1_bleu"]), fmt(r["ref4_bleu"]), fmt(r["gm"]), fmt(r.get("perplexity"), 0),
+             fmt(r.get("unknown_words")), str(r["unchanged"])]
             for r in rows]
 
 
@@ -303,7 +307,8 @@ def markdown(result: dict) -> str:
              "N = decoded candidates per sentence; where N > 1 the model's own head picked one (see `selection` in the "
              "JSON). BLEU: corpus BLEU-4 after 13a tokenisation; GM = sqrt(judge x ref4-BLEU). "
              f"PPL (lower = more fluent): perplexity under a {result['judge']['fluency']['description']}; "
-             f"Li's dev set scores {result['judge']['fluency']['dev_perplexity']:.0f}. It scores only, like the judge; "
+             f"Li's dev set scores {result['judge']['fluency']['dev_perplexity']:.0f}; unknown words % = share of output "
+             "words outside its vocabulary (broken words land here). It scores only, like the judge; "
              "peers are scored in their own tokenisation (e.g. B-GST's `it ' s`), which costs them a little.", ""]
     if result.get("model"):
         m = result["model"]

@@ -8,9 +8,10 @@ formality judge on the ``judge`` split of Pavlick & Tetreault's ratings.
 - :class:`FormalityJudge`: TF-IDF of word 1-2 grams and character 2-4 grams + ridge regression;
   predicts a formality rating (-3 informal .. 3 formal).
 - :class:`FluencyJudge`: a word trigram language model (interpolated Kneser-Ney); scores the
-  perplexity of outputs (lower = more fluent).
+  perplexity of outputs (lower = more fluent) and their share of unknown words.
 - :func:`vader_accuracy`: the lexicon-based VADER scorer (``pip install latentedit[bench]``).
-- :func:`transfer_scores` / :func:`formality_scores`: the numbers the benchmarks report.
+- :func:`transfer_scores` / :func:`formality_scores` / :func:`fluency_scores`: the numbers the
+  benchmarks report.
 
 BLEU here is :func:`latentedit.evaluation.corpus_bleu` on text tokenised by
 :func:`tokenize_13a` (the ``13a`` tokenizer of mteval-v13a.pl and sacreBLEU, which splits
@@ -237,6 +238,15 @@ class FluencyJudge:
             scores.append((total, len(words) - 2))
         return scores
 
+    def unknown_rate(self, texts: Sequence[str]) -> float:
+        """Percentage (0..100) of the texts' words outside the vocabulary: words the training text
+        never used ``min_count`` times, e.g. broken words a decoder glued from pieces ("Vamitins
+        areVavaminsitVVaron"), which the perplexity, scoring every such word as ``<unk>``, misses."""
+        if self.vocabulary is None:
+            raise InputError("fit the language model before scoring")
+        words = [w for text in _texts(texts, "texts") for w in text.lower().split()]
+        return 100.0 * sum(w not in self.vocabulary for w in words) / len(words) if words else 0.0
+
     def perplexity(self, texts: Sequence[str]) -> float:
         """exp(-total log likelihood / total predicted words) over all texts."""
         scores = self.log_likelihoods(texts)
@@ -278,6 +288,14 @@ def unchanged(sources: Sequence[str], outputs: Sequence[str]) -> int:
     return sum(" ".join(a.split()) == " ".join(b.split()) for a, b in zip(sources, outputs))
 
 
+def fluency_scores(outputs: Sequence[str], fluency: "FluencyJudge | None") -> dict:
+    """``perplexity`` and ``unknown_words`` (% of words outside its vocabulary) of the outputs under
+    the ``fluency`` language model; both None without one."""
+    if fluency is None:
+        return {"perplexity": None, "unknown_words": None}
+    return {"perplexity": fluency.perplexity(outputs), "unknown_words": fluency.unknown_rate(outputs)}
+
+
 def transfer_scores(sources: Sequence[str], outputs: Sequence[str], targets: Sequence[int],
                     references: Sequence[Sequence[str]] | None, judge: SentimentJudge, tokenize: str = "13a",
                     fluency: "FluencyJudge | None" = None) -> dict:
@@ -285,8 +303,8 @@ def transfer_scores(sources: Sequence[str], outputs: Sequence[str], targets: Seq
 
     targets[i]: the class (0/1) outputs[i] should have; references[i]: the human rewrites of
     sources[i] (the first one gives ``ref1_bleu``, all of them ``ref4_bleu``), or None.
-    ``gm`` = sqrt(judge_accuracy x ref4_bleu); ``perplexity``: the outputs' perplexity under the
-    ``fluency`` language model (None without one).
+    ``gm`` = sqrt(judge_accuracy x ref4_bleu); with a ``fluency`` language model, also
+    :func:`fluency_scores`.
     """
     sources, outputs = _texts(sources, "sources"), _texts(outputs, "outputs")
     targets = np.asarray(targets, dtype=int)
@@ -298,7 +316,7 @@ def transfer_scores(sources: Sequence[str], outputs: Sequence[str], targets: Seq
     scores = {"n": len(outputs), "judge_accuracy": accuracy, "vader_accuracy": vader_accuracy(outputs, targets),
               "self_bleu": bleu(outputs, sources, tokenize), "ref1_bleu": None, "ref4_bleu": None, "gm": None,
               "unchanged": unchanged(sources, outputs),
-              "perplexity": fluency.perplexity(outputs) if fluency is not None else None}
+              **fluency_scores(outputs, fluency)}
     if references is not None:
         refs = [[r] if isinstance(r, str) else list(r) for r in references]
         scores["ref1_bleu"] = bleu(outputs, [r[0] for r in refs], tokenize)
@@ -307,13 +325,16 @@ def transfer_scores(sources: Sequence[str], outputs: Sequence[str], targets: Seq
     return scores
 
 
-def formality_scores(sources: Sequence[str], outputs: Sequence[str], judge: FormalityJudge, tokenize: str = "13a") -> dict:
+def formality_scores(sources: Sequence[str], outputs: Sequence[str], judge: FormalityJudge, tokenize: str = "13a",
+                     fluency: "FluencyJudge | None" = None) -> dict:
     """Mean judge rating of sources and outputs, the gain, the share of outputs rated above their
-    source, self-BLEU and the unchanged count."""
+    source, self-BLEU, the unchanged count and, with a ``fluency`` language model,
+    :func:`fluency_scores`."""
     sources, outputs = _texts(sources, "sources"), _texts(outputs, "outputs")
     if len(sources) != len(outputs) or not outputs:
         raise InputError("give one output per source (at least one)")
     before, after = judge.predict(sources), judge.predict(outputs)
     return {"n": len(outputs), "source_rating": float(before.mean()), "output_rating": float(after.mean()),
             "gain": float(after.mean() - before.mean()), "improved_share": 100.0 * float(np.mean(after > before)),
-            "self_bleu": bleu(outputs, sources, tokenize), "unchanged": unchanged(sources, outputs)}
+            "self_bleu": bleu(outputs, sources, tokenize), "unchanged": unchanged(sources, outputs),
+            **fluency_scores(outputs, fluency)}

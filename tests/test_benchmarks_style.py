@@ -178,6 +178,8 @@ def test_formality_with_a_model(data_root, model_folder, tmp_path, capsys):
     assert rows["copy"]["gain"] == 0.0 and rows["copy"]["unchanged"] == result["settings"]["sentences"]
     assert result["judge"]["heldout_r"] > 0.9  # the synthetic ratings are perfectly predictable
     assert {"shift_auto", "optimize", "random_shift_auto", "random_shift_1"} <= set(rows)
+    assert all(r["perplexity"] > 1.0 and 0.0 <= r["unknown_words"] <= 100.0 for r in rows.values())
+    assert "unknown words %" in out.with_suffix(".md").read_text()
 
 
 def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_folder, tmp_path, capsys):

@@ -179,8 +179,19 @@ def test_fluency_judge_refuses_bad_input():
         FluencyJudge(min_count=1).fit(REVIEWS).perplexity([])
 
 
-def test_transfer_scores_report_perplexity_with_a_language_model(judge):
+def test_fluency_judge_counts_unknown_words():
+    lm = FluencyJudge().fit(REVIEWS)  # seen twice or more: the, food, was, great, ., staff, i
+    assert lm.unknown_rate(["the food was great ."]) == 0.0
+    assert lm.unknown_rate(["the fooood was greatider ."]) == pytest.approx(40.0)
+    assert lm.unknown_rate(["the food", "cold pasta"]) == pytest.approx(50.0) and lm.unknown_rate([""]) == 0.0
+
+
+def test_transfer_and_formality_scores_report_fluency_with_a_language_model(judge):
     lm = FluencyJudge(min_count=1).fit(POSITIVE + NEGATIVE)
     scores = transfer_scores(NEGATIVE, POSITIVE, [1] * 8, None, judge, fluency=lm)
-    assert scores["perplexity"] == pytest.approx(lm.perplexity(POSITIVE))
+    assert scores["perplexity"] == pytest.approx(lm.perplexity(POSITIVE)) and scores["unknown_words"] == 0.0
     assert transfer_scores(NEGATIVE, POSITIVE, [1] * 8, None, judge)["perplexity"] is None
+    rater = FormalityJudge().fit(POSITIVE + NEGATIVE, [float(i % 3) for i in range(16)])
+    scores = formality_scores(NEGATIVE, ["zzz qqq"] * 8, rater, fluency=lm)
+    assert scores["unknown_words"] == 100.0 and scores["perplexity"] > lm.perplexity(NEGATIVE)
+    assert formality_scores(NEGATIVE, NEGATIVE, rater)["unknown_words"] is None
