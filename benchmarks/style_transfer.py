@@ -412,12 +412,13 @@ def main(argv: list[str] | None = None) -> int:
                   "train_sentences": len(pool), "dev_accuracy": judge.accuracy(dev, dev_labels), **timing}
     print(f"judge: {judge_info['dev_accuracy']:.1f}% on Li dev ({timing['judge_training_seconds']:.0f} s)", file=sys.stderr)
 
-    with stopwatch(timing, "fluency_training_seconds"):
+    fluency_timing = {}
+    with stopwatch(fluency_timing, "seconds"):
         fluency = FluencyJudge().fit(pool)
     judge_info["fluency"] = {"description": f"word trigram language model, interpolated Kneser-Ney (discount "
                                             f"{fluency.discount:g}, words seen < {fluency.min_count} times -> <unk>), "
                                             f"trained on the same pool", "dev_perplexity": fluency.perplexity(dev),
-                             "seconds": timing.pop("fluency_training_seconds")}
+                             **fluency_timing}
     score = lambda texts: transfer_scores(data["sources"], texts, data["targets"], data["references"], judge,  # noqa: E731
                                           fluency=fluency)
     rows, sweep, outputs, model = [], {}, {}, None

@@ -186,7 +186,7 @@ class FluencyJudge:
         return [self.START, self.START, *words, self.END]
 
     def fit(self, texts: Sequence[str]) -> "FluencyJudge":
-        from collections import Counter, defaultdict
+        from collections import Counter
 
         texts = _texts(texts, "texts")
         if not texts:
@@ -207,7 +207,7 @@ class FluencyJudge:
             self.bigram_continuation[v, w] += 1
         self.middle = Counter()  # N1+(. v .) = sum over w of N1+(. v w)
         self.middle_types = Counter()  # N1+(v .) among continuation bigrams
-        self.unigram_continuation = defaultdict(int)  # N1+(. w)
+        self.unigram_continuation = Counter()  # N1+(. w)
         for (v, w), n in self.bigram_continuation.items():
             self.middle[v] += n
             self.middle_types[v] += 1
@@ -219,7 +219,7 @@ class FluencyJudge:
         """P(w | u v): the next word w after the words u v (``START`` before a text's first words;
         words outside the vocabulary count as ``UNKNOWN``)."""
         d = self.discount
-        p = self.unigram_continuation.get(w, 0) / self.bigram_types
+        p = self.unigram_continuation[w] / self.bigram_types
         p = max(p, 1.0 / (self.bigram_types + len(self.vocabulary) + 2))  # a word never seen after any other
         if self.middle[v]:
             p = (max(self.bigram_continuation[v, w] - d, 0.0) + d * self.middle_types[v] * p) / self.middle[v]
@@ -288,7 +288,7 @@ def unchanged(sources: Sequence[str], outputs: Sequence[str]) -> int:
     return sum(" ".join(a.split()) == " ".join(b.split()) for a, b in zip(sources, outputs))
 
 
-def fluency_scores(outputs: Sequence[str], fluency: "FluencyJudge | None") -> dict:
+def fluency_scores(outputs: Sequence[str], fluency: FluencyJudge | None) -> dict:
     """``perplexity`` and ``unknown_words`` (% of words outside its vocabulary) of the outputs under
     the ``fluency`` language model; both None without one."""
     if fluency is None:
@@ -298,7 +298,7 @@ def fluency_scores(outputs: Sequence[str], fluency: "FluencyJudge | None") -> di
 
 def transfer_scores(sources: Sequence[str], outputs: Sequence[str], targets: Sequence[int],
                     references: Sequence[Sequence[str]] | None, judge: SentimentJudge, tokenize: str = "13a",
-                    fluency: "FluencyJudge | None" = None) -> dict:
+                    fluency: FluencyJudge | None = None) -> dict:
     """The style-transfer figures of DESIGN.md section 5, in percent / BLEU 0..100.
 
     targets[i]: the class (0/1) outputs[i] should have; references[i]: the human rewrites of
@@ -326,7 +326,7 @@ def transfer_scores(sources: Sequence[str], outputs: Sequence[str], targets: Seq
 
 
 def formality_scores(sources: Sequence[str], outputs: Sequence[str], judge: FormalityJudge, tokenize: str = "13a",
-                     fluency: "FluencyJudge | None" = None) -> dict:
+                     fluency: FluencyJudge | None = None) -> dict:
     """Mean judge rating of sources and outputs, the gain, the share of outputs rated above their
     source, self-BLEU, the unchanged count and, with a ``fluency`` language model,
     :func:`fluency_scores`."""
