@@ -29,10 +29,11 @@ put back to the source's wording while the model's head still accepts; latentedi
 With ``--substitutes`` and ``--confidences``, every auto setting is also measured with word swaps
 tried first (``substitute=S``: one-word replacements proposed by the decoder under the code moved
 S along the direction; latentedit/substitute.py) and with a least head probability for arriving
-(``min_confidence=C``). The best auto setting by score among the fluent ones is printed last as ``anchor=<A>
-max_strength=<S> revert=<bool> substitute=<S> min_confidence=<C>``: the values that
-benchmarks/style_transfer.py takes as --anchor, --max-strength, --revert, --substitute and
---min-confidence for its headline row.
+(``min_confidence=C``); with ``--refines``, every setting is measured starting from source codes
+refined that many steps (latentedit/refine.py). The best auto setting by score among the fluent
+ones is printed last as ``refine=<N> anchor=<A> max_strength=<S> revert=<bool> substitute=<S>
+min_confidence=<C>``: the values that benchmarks/style_transfer.py takes as --refine, --anchor,
+--max-strength, --revert, --substitute and --min-confidence for its headline row.
 
     python benchmarks/anchor_dev.py                       # the built-in default model, 100 + 100 dev sentences
     python benchmarks/anchor_dev.py --model runs/x/model --per-half 50
@@ -41,6 +42,7 @@ benchmarks/style_transfer.py takes as --anchor, --max-strength, --revert, --subs
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import random
 import shlex
@@ -71,6 +73,8 @@ def parse_args(argv):
     ap.add_argument("--max-strengths", default=",".join(map(str, MAX_STRENGTHS)), help="max strengths of 'auto' tried")
     ap.add_argument("--substitutes", default="0", help="substitute strengths tried with every auto setting (0: no swaps)")
     ap.add_argument("--confidences", default="0", help="min_confidence values tried with every auto setting")
+    ap.add_argument("--refines", default="0", help="refine steps of the source codes tried (0: the encoder's codes; "
+                                                   "see latentedit/refine.py), comma separated")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
     ap.add_argument("--seed", type=int, default=0, help="seed of the dev sample")
     ap.add_argument("--max-perplexity-ratio", type=float, default=MAX_PERPLEXITY_RATIO,
@@ -82,7 +86,7 @@ def parse_args(argv):
         ap.error("--per-half, --grid and --threads must be >= 1")
     if not args.max_perplexity_ratio > 0:
         ap.error("--max-perplexity-ratio must be > 0")
-    parse_number_lists(ap, args, ("anchors", "strengths", "max_strengths", "substitutes", "confidences"),
+    parse_number_lists(ap, args, ("refines", "anchors", "strengths", "max_strengths", "substitutes", "confidences"),
                        may_be_empty=("strengths",))
     if any(c > 1 for c in args.confidences):
         ap.error("--confidences are probabilities: numbers in [0, 1]")
@@ -145,15 +149,17 @@ def markdown(result: dict) -> str:
              "self-BLEU); PPL = perplexity under a word trigram language model trained on the same pool (the "
              f"sources: {s['source_perplexity']:.1f}), ratio = PPL / the sources' PPL; a setting is chosen only if its "
              f"ratio is at most {s['max_perplexity_ratio']:g}. The test set is not used.", ""]
-    rows = [[fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("revert") else "no", f"{r.get('substitute', 0):g}",
+    rows = [[str(r.get("refine", 0)), fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("revert") else "no",
+             f"{r.get('substitute', 0):g}",
              f"{r.get('min_confidence', 0):g}", fmt(r["head"]), fmt(r["judge"]), fmt(r["self_bleu"]), fmt(r["score"]),
              fmt(r.get("perplexity")), fmt(r.get("perplexity_ratio"), 2)]
             for r in result["rows"]]
-    lines += markdown_table(["anchor", "strength", "revert", "swaps at", "min confidence", "head %", "dev judge %",
+    lines += markdown_table(["refine", "anchor", "strength", "revert", "swaps at", "min confidence", "head %", "dev judge %",
                              "self-BLEU", "score", "PPL", "ratio"], rows)
     best = result["chosen"]
     which = "best auto score among the fluent settings" if best.get("fluent", True) else "best auto score; NO setting was fluent"
-    lines += ["", f"**Chosen ({which}): anchor {best['anchor']:g}, max strength {best['max_strength']:g}, "
+    lines += ["", f"**Chosen ({which}): refine {best.get('refine', 0)}, anchor {best['anchor']:g}, "
+              f"max strength {best['max_strength']:g}, "
               f"revert {'yes' if best.get('revert') else 'no'}, swaps at {best.get('substitute', 0):g}, "
               f"min confidence {best.get('min_confidence', 0):g}** "
               f"(head {best['head']:.1f}%, dev judge {best['judge']:.1f}%, self-BLEU {best['self_bleu']:.1f}).", ""]
@@ -192,19 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     editor, root, negative, positive = opened
     judges = dev_judges(root)
     rows = []
-    for anchor in args.anchors:
+    for refine, anchor in itertools.product(args.refines, args.anchors):
+        editor.refine = int(refine)
         settings = [(f"{s:g}", dict(strength=s)) for s in args.strengths]
         settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid, revert=revert,
                                               substitute=sub, min_confidence=confidence))
                      for m in args.max_strengths for revert in (False, True)
                      for sub in args.substitutes for confidence in args.confidences]
         for label, shift in settings:
-            row = {"anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
+            row = {"refine": int(refine), "anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
                    "revert": shift.get("revert", False), "substitute": shift.get("substitute", 0.0),
                    "min_confidence": shift.get("min_confidence", 0.0),
                    **measure(editor, judges, negative, positive, anchor=anchor, **shift)[1]}
             rows.append(row)
-            print(f"  anchor {anchor:g}, strength {label}{', revert' if row['revert'] else ''}, swaps at "
+            print(f"  refine {refine:g}, anchor {anchor:g}, strength {label}{', revert' if row['revert'] else ''}, swaps at "
                   f"{row['substitute']:g}, confidence {row['min_confidence']:g}: head {row['head']:.1f}%, "
                   f"dev judge {row['judge']:.1f}%, self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}, "
                   f"PPL {row['perplexity']:.1f}", file=sys.stderr)
@@ -218,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     write_json(result, out)
     write_text(markdown(result), out.with_suffix(".md"))
-    print(f"anchor={chosen['anchor']:g} max_strength={chosen['max_strength']:g} revert={chosen['revert']} "
-          f"substitute={chosen['substitute']:g} min_confidence={chosen['min_confidence']:g}")
+    print(f"refine={chosen['refine']} anchor={chosen['anchor']:g} max_strength={chosen['max_strength']:g} "
+          f"revert={chosen['revert']} substitute={chosen['substitute']:g} min_confidence={chosen['min_confidence']:g}")
     return 0
 
 

@@ -41,6 +41,9 @@ def add_edit_options(ap, sweep: tuple[float, ...]) -> None:
                          "direction (substitute=S; 0: no swaps)")
     ap.add_argument("--sweep", default=",".join(map(str, sweep)), help="strengths of the sweep (the trade-off curve), "
                                                                       "comma separated")
+    ap.add_argument("--refine", type=int, default=0, metavar="N",
+                    help="every latentedit row starts from codes refined N steps (latentedit/refine.py; 0: the "
+                         "encoder's codes)")
     ap.add_argument("--threads", type=int, default=1, help="torch (and BLAS) threads")
     ap.add_argument("--device", default="cpu", help="torch device for the model")
 
@@ -69,8 +72,8 @@ def parse_edit_args(ap, argv, name: str):
         ap.error("--sweep takes numbers separated by commas")
     if args.grid < 1 or args.threads < 1:
         ap.error("--grid and --threads must be >= 1")
-    if not args.anchor >= 0:
-        ap.error("--anchor must be >= 0")
+    if not args.anchor >= 0 or args.refine < 0:
+        ap.error("--anchor and --refine must be >= 0")
     if args.out is None:
         args.out = str(RESULTS / (f"{name}_quick.json" if args.quick else f"{name}.json"))
     return args
@@ -89,8 +92,9 @@ def parse_number_lists(ap, args, names: tuple[str, ...], may_be_empty: tuple[str
         setattr(args, name, values)
 
 
-def load_editor(model: str, device: str = "cpu"):
-    """(editor, None), or (None, why) when ``model`` is "none" or cannot be loaded."""
+def load_editor(model: str, device: str = "cpu", refine: int = 0):
+    """(quiet editor refining ``refine`` steps, None), or (None, why) when ``model`` is "none" or
+    cannot be loaded."""
     if model.lower() == "none":
         return None, "--model none: the latentedit rows were not run"
     from latentedit import LatentEditor
@@ -99,7 +103,7 @@ def load_editor(model: str, device: str = "cpu"):
         editor = LatentEditor.load(model, device=device)
     except (LatentEditError, OSError) as error:
         return None, f"model {model!r} not loaded ({error}); the latentedit rows were skipped"
-    editor.quiet = True
+    editor.quiet, editor.refine = True, refine
     return editor, None
 
 

@@ -246,10 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     score = lambda texts: formality_scores(sources, texts, judge, fluency=fluency)  # noqa: E731
 
     notes, rows, sweep, outputs, model = [], [], {}, {}, None
-    editor, why = load_editor(args.model, args.device)
+    editor, why = load_editor(args.model, args.device, args.refine)
     if editor is None:
         notes.append(why)
     else:
+        if args.refine:
+            notes.append(f"every latentedit row starts from codes refined {args.refine} steps (--refine; latentedit/refine.py)")
         model = model_summary(editor, args.model)
         model["truncated_sources"] = truncated_count(editor, sources)
         missing = check_model(editor)
@@ -263,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "formality",
         "command": ("python benchmarks/formality.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(sources), "quick": args.quick, "strength": args.strength,
-                     "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "min_gain": args.min_gain,
+                     "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "refine": args.refine,
+                     "min_gain": args.min_gain,
                      "substitute": args.substitute,
                      "sweep": args.sweep, "seed": args.seed,
                      "device": args.device, "bleu": "corpus BLEU-4, 13a tokenisation (latentedit.judges.bleu)",

@@ -13,9 +13,10 @@ split; the benchmark's test sentences (the `eval` split) are not used. Every set
 Per setting: the dev judge's mean gain, the head's mean gain (it also chose the strength, so an
 upper bound) and self-BLEU to the source. Chosen: the largest dev gain among settings whose dev
 self-BLEU is at least ``--min-self-bleu`` (default 32: the issue's floor of 30 plus a margin for
-the difference between dev and test sentences). The last line printed is
-``anchor=<A> min_gain=<G> substitute=<S>``: the values benchmarks/formality.py takes as --anchor,
---min-gain and --substitute.
+the difference between dev and test sentences). ``--refines`` also tries source codes refined that
+many steps (latentedit/refine.py). The last line printed is ``refine=<N> anchor=<A> min_gain=<G>
+substitute=<S>``: the values benchmarks/formality.py takes as --refine, --anchor, --min-gain and
+--substitute.
 
     python benchmarks/formality_dev.py                    # the built-in default model, 300 dev sentences
     python benchmarks/formality_dev.py --model runs/x/model --sentences 100 --anchors 6,20
@@ -49,6 +50,8 @@ def parse_args(argv):
     ap.add_argument("--anchors", default=",".join(map(str, ANCHORS)), help="anchor weights tried, comma separated")
     ap.add_argument("--min-gains", default=",".join(map(str, MIN_GAINS)), help="minimum head gains tried, comma separated")
     ap.add_argument("--substitutes", default="0", help="substitute strengths tried (0: no word swaps), comma separated")
+    ap.add_argument("--refines", default="0", help="refine steps of the source codes tried (0: the encoder's "
+                                                   "codes; see latentedit/refine.py), comma separated")
     ap.add_argument("--max-strength", type=float, default=12.0, help="largest strength of 'auto'")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
     ap.add_argument("--min-self-bleu", type=float, default=32.0, help="the chosen setting keeps at least this dev self-BLEU")
@@ -58,7 +61,7 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.sentences < 1 or args.grid < 1 or args.threads < 1 or not args.max_strength > 0:
         ap.error("--sentences, --grid and --threads must be >= 1, --max-strength > 0")
-    parse_number_lists(ap, args, ("anchors", "min_gains", "substitutes"))
+    parse_number_lists(ap, args, ("refines", "anchors", "min_gains", "substitutes"))
     return args
 
 
@@ -80,11 +83,13 @@ def markdown(result: dict) -> str:
              f"revert; dev judge trained on the other {s['judge_sentences']:,} judge-split sentences (Pearson r "
              f"{s['judge_r']:.3f} held out). head gain = the model's own formality head, which also chose the "
              "strength (an upper bound). The eval split (the benchmark's test) is not used.", ""]
-    rows = [[fmt(r["anchor"], 0), f"{r['min_gain']:g}", f"{r.get('substitute', 0):g}", f"{r['head_gain']:+.2f}",
+    rows = [[str(r.get("refine", 0)), fmt(r["anchor"], 0), f"{r['min_gain']:g}", f"{r.get('substitute', 0):g}",
+             f"{r['head_gain']:+.2f}",
              f"{r['gain']:+.3f}", fmt(r["improved_share"]), fmt(r["self_bleu"])] for r in result["rows"]]
-    lines += markdown_table(["anchor", "min gain", "swaps at", "head gain", "dev judge gain", "improved %", "self-BLEU"],
-                            rows)
-    lines += ["", f"**Chosen (largest dev gain at self-BLEU >= {s['min_self_bleu']:g}): anchor {best['anchor']:g}, "
+    lines += markdown_table(["refine", "anchor", "min gain", "swaps at", "head gain", "dev judge gain", "improved %",
+                             "self-BLEU"], rows)
+    lines += ["", f"**Chosen (largest dev gain at self-BLEU >= {s['min_self_bleu']:g}): refine {best.get('refine', 0)}, "
+              f"anchor {best['anchor']:g}, "
               f"min gain {best['min_gain']:g}, swaps at {best.get('substitute', 0):g}** (dev gain {best['gain']:+.3f}, "
               f"self-BLEU {best['self_bleu']:.1f}).", ""]
     return "\n".join(lines)
@@ -107,14 +112,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     editor.quiet = True
     rows = []
-    for anchor, min_gain, substitute in itertools.product(args.anchors, args.min_gains, args.substitutes):
+    for refine, anchor, min_gain, substitute in itertools.product(args.refines, args.anchors, args.min_gains,
+                                                                  args.substitutes):
+        editor.refine = int(refine)
         results = editor.shift(dev, DIRECTION, strength="auto", max_strength=args.max_strength, grid=args.grid,
                                anchor=anchor, revert=True, min_gain=min_gain, substitute=substitute)
-        row = {"anchor": anchor, "min_gain": min_gain, "substitute": substitute,
+        row = {"refine": int(refine), "anchor": anchor, "min_gain": min_gain, "substitute": substitute,
                **formality_scores(dev, [r.text for r in results], judge),
                "head_gain": sum(r.scores[HEAD] - r.source_scores[HEAD] for r in results) / len(results)}
         rows.append(row)
-        print(f"  anchor {anchor:g}, min gain {min_gain:g}, swaps at {substitute:g}: dev gain {row['gain']:+.3f} "
+        print(f"  refine {refine:g}, anchor {anchor:g}, min gain {min_gain:g}, swaps at {substitute:g}: "
+              f"dev gain {row['gain']:+.3f} "
               f"(head {row['head_gain']:+.2f}), self-BLEU {row['self_bleu']:.1f}", file=sys.stderr)
     kept = [r for r in rows if r["self_bleu"] >= args.min_self_bleu]
     chosen = max(kept, key=lambda r: r["gain"]) if kept else max(rows, key=lambda r: r["self_bleu"])
@@ -127,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     write_json(result, out)
     write_text(markdown(result), out.with_suffix(".md"))
-    print(f"anchor={chosen['anchor']:g} min_gain={chosen['min_gain']:g} substitute={chosen['substitute']:g}")
+    print(f"refine={chosen['refine']} anchor={chosen['anchor']:g} min_gain={chosen['min_gain']:g} "
+          f"substitute={chosen['substitute']:g}")
     return 0
 
 

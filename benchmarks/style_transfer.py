@@ -422,10 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     score = lambda texts: transfer_scores(data["sources"], texts, data["targets"], data["references"], judge,  # noqa: E731
                                           fluency=fluency)
     rows, sweep, outputs, model = [], {}, {}, None
-    editor, why = load_editor(args.model, args.device)
+    editor, why = load_editor(args.model, args.device, args.refine)
     if editor is None:
         notes.append(why)
     else:
+        if args.refine:
+            notes.append(f"every latentedit row starts from codes refined {args.refine} steps (--refine; latentedit/refine.py)")
         model = model_summary(editor, args.model)
         model["truncated_sources"] = truncated_count(editor, data["sources"])
         missing = check_model(editor)
@@ -448,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "style_transfer",
         "command": ("python benchmarks/style_transfer.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(data["sources"]), "quick": args.quick, "strength": args.strength,
-                     "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor,
+                     "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "refine": args.refine,
                      "substitute": args.substitute, "min_confidence": args.min_confidence,
                      "sweep": args.sweep, "seed": args.seed,
                      "device": args.device, "bleu": "corpus BLEU-4, 13a tokenisation (latentedit.judges.bleu)",

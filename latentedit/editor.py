@@ -28,6 +28,7 @@ from .errors import InputError, ModelFolderError
 from .heads import PropertyHead, check_name, fit_head, load_head, save_head
 from .model import TransformerVAE
 from .model_folder import read_config, read_consistently, save_model
+from .refine import refine_codes
 from .results import EditResult
 from .revert import revert_candidates
 from .search import adam_search, random_search
@@ -80,6 +81,10 @@ class LatentEditor:
         self.directions: dict[str, Direction] = dict(directions or {})
         self.batch_size = batch_size
         self.quiet = quiet
+        #: gradient steps that refine the code each reconstruction, interpolation and edit starts from (0: the
+        #: encoder's posterior mean; see :mod:`latentedit.refine`). Heads, directions and the re-encoded
+        #: outputs of edits use the encoder's codes, which the heads were fitted on.
+        self.refine = 0
         self._local = threading.local()  # .known: text -> code while an edit of those texts runs (per thread)
         self._words: WordVocabulary | None = None  # see _word_vocabulary
 
@@ -137,18 +142,26 @@ class LatentEditor:
     # -- text <-> codes --------------------------------------------------------------------------
 
     @torch.no_grad()
-    def encode(self, texts: str | Sequence[str], sample: bool = False, seed: int | None = None) -> torch.Tensor:
+    def encode(self, texts: str | Sequence[str], sample: bool = False, seed: int | None = None,
+               refine: int | None = None) -> torch.Tensor:
         """Flat latent codes: one text gives (K*dz,), a list gives (N, K*dz).
 
         The posterior mean by default; ``sample=True`` draws z ~ q(z|x) (seeded by ``seed``).
+        ``refine=N`` then moves each code by up to N gradient steps until the decoder reproduces its
+        text (see :mod:`latentedit.refine`); ``None`` takes the editor's ``refine`` setting.
+
+        >>> editor.encode("the food was cold .", refine=20).shape  # doctest: +SKIP
+        torch.Size([256])
         """
         single, texts = _as_list(texts)
         sample, seed = check_bool("sample", sample), check_seed(seed, optional=True)
-        result = self._encode(texts, sample, seed, warn=True)
+        refine = self.refine if refine is None else check_int("refine", refine, minimum=0)
+        result = self._encode(texts, sample, seed, warn=True, refine=refine)
         return result[0] if single else result
 
     @torch.no_grad()
-    def _encode(self, texts: list[str], sample: bool = False, seed: int | None = None, warn: bool = False) -> torch.Tensor:
+    def _encode(self, texts: list[str], sample: bool = False, seed: int | None = None, warn: bool = False,
+                refine: int = 0) -> torch.Tensor:
         """encode() without input checks: also re-encodes decoded texts, which may be empty."""
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         codes = []
@@ -161,6 +174,8 @@ class LatentEditor:
             if sample:
                 noise = torch.randn(mean.shape, generator=generator).to(self.device)
                 mean = mean + noise * (0.5 * logvar).exp()
+            if refine:
+                mean = refine_codes(self.model, batch.ids.to(self.device), batch.mask.to(self.device), mean.flatten(1), refine)
             codes.append(mean.flatten(1).float().cpu())
         return torch.cat(codes)
 
@@ -237,7 +252,7 @@ class LatentEditor:
         Returns and prints the held-out metric (R2 for regression, accuracy for classification).
         """
         _, texts = _as_list(texts)
-        head = fit_head(name, self.encode(texts), values=values, labels=labels, kind=kind, hidden=hidden,
+        head = fit_head(name, self.encode(texts, refine=0), values=values, labels=labels, kind=kind, hidden=hidden,
                         seed=seed, description=description)
         self.heads[name] = head
         c = head.config
@@ -248,7 +263,7 @@ class LatentEditor:
     def score(self, texts: str | Sequence[str], heads: Sequence[str] | None = None) -> dict:
         """Each head's prediction for each text: {head: value} for one text, {head: [values]} for a list."""
         single, texts = _as_list(texts)
-        scores = self._score_codes(self.encode(texts), heads)
+        scores = self._score_codes(self.encode(texts, refine=0), heads)
         return {k: v[0] for k, v in scores.items()} if single else scores
 
     def _score_codes(self, codes: torch.Tensor, heads: Sequence[str] | None = None) -> dict[str, list]:
@@ -291,15 +306,15 @@ class LatentEditor:
             target = ""
         if values is not None:
             _, texts = _as_list(texts)
-            direction = property_direction(name, self.encode(texts), check_numbers("values", values),
+            direction = property_direction(name, self.encode(texts, refine=0), check_numbers("values", values),
                                            description=description)
         else:
             if positive_texts is None or negative_texts is None:
                 raise InputError("give positive_texts and negative_texts, or texts with values")
             _, positive_texts = _as_list(positive_texts)
             _, negative_texts = _as_list(negative_texts)
-            direction = learn_direction(name, self.encode(positive_texts), self.encode(negative_texts), method,
-                                        description=description)
+            direction = learn_direction(name, self.encode(positive_texts, refine=0),
+                                        self.encode(negative_texts, refine=0), method, description=description)
         direction.head, direction.target = head, target
         self.directions[name] = direction
         return direction

@@ -8,13 +8,14 @@
 there (each file atomically). Numbers are in nats unless said otherwise; "code" is the flat
 K*dz latent; q(z|x) = N(mu(x), diag exp(logvar(x))) is the encoder's posterior and p(z) = N(0, I).
 
-reconstruction (free-running greedy decoding from the posterior mean, DESIGN.md section 5)
+reconstruction (free-running greedy decoding from the posterior mean, DESIGN.md section 5, or
+    with ``refine`` = N > 0 from the codes refined N steps, see :mod:`latentedit.refine`)
     ``teacher_forced_accuracy``, ``greedy_exact_match``, ``greedy_token_accuracy`` (aligned):
     :func:`latentedit.metrics.reconstruction_report` on the texts tokenised to the model's
     max_length (``truncated`` counts the cut ones). ``bleu4``: :func:`corpus_bleu` of the
     detokenised greedy outputs against the input texts (whitespace tokens, one reference each).
-interpolation (``slerp`` and ``lerp`` between the codes (posterior means) of ``pairs`` pairs of
-    distinct texts, drawn with ``seed``; ``steps`` = 11 points, the 9 inner ones are scored; see
+interpolation (``slerp`` and ``lerp`` between the codes (posterior means, or refined codes) of
+    ``pairs`` pairs of distinct texts, drawn with ``seed``; ``steps`` = 11 points, the 9 inner ones are scored; see
     :func:`score_interpolations`): ``distinct_share``, ``new_share``; for kind="python" also
     ``valid_share`` (inner points that :func:`~latentedit.python_lines.parses_as_python`),
     ``valid_new_share`` and, for reference, ``ends_valid_share`` and ``sources_valid_share``.
@@ -114,15 +115,17 @@ def choose_pairs(texts: Sequence[str], pairs: int, seed: int = 0) -> list[tuple[
     return [(distinct[2 * i], distinct[2 * i + 1]) for i in range(count)]
 
 
-def interpolation_paths(editor, pairs: Sequence[tuple[str, str]], steps: int = 11, method: str = "slerp") -> list[list[str]]:
+def interpolation_paths(editor, pairs: Sequence[tuple[str, str]], steps: int = 11, method: str = "slerp",
+                        refine: int | None = None) -> list[list[str]]:
     """Greedy decodings of ``steps`` evenly spaced codes from each pair's first code to its second
-    (ends included), as :meth:`LatentEditor.interpolate` but encoding and decoding in batches."""
+    (ends included), as :meth:`LatentEditor.interpolate` but encoding and decoding in batches; the
+    ends' codes are refined ``refine`` steps (None: the editor's setting)."""
     from .editor import lerp, slerp
 
     if not pairs:
         return []
     blend = slerp if method == "slerp" else lerp
-    codes = editor.encode([text for pair in pairs for text in pair]).view(len(pairs), 2, -1)
+    codes = editor.encode([text for pair in pairs for text in pair], refine=refine).view(len(pairs), 2, -1)
     ts = torch.linspace(0.0, 1.0, steps)
     path = torch.stack([blend(a, b, float(t)) for a, b in codes for t in ts])  # (P*steps, D)
     texts = editor.decode(path)
@@ -402,24 +405,28 @@ def importance_weighted_nll(model, ids: torch.Tensor, mask: torch.Tensor, k: int
 
 
 @torch.no_grad()
-def greedy_texts(model, tokenizer, ids: torch.Tensor, mask: torch.Tensor, batch_size: int = 256) -> list[str]:
-    """Greedy decodings from the posterior means, as in reconstruction_report (max_length T + 4)."""
-    device = next(model.parameters()).device
+def greedy_texts(model, tokenizer, codes: torch.Tensor, max_length: int, batch_size: int = 256) -> list[str]:
+    """Greedy decodings of codes (N, D) of at most ``max_length`` tokens."""
+    device, dtype = next(model.parameters()).device, model.shared.weight.dtype
     texts = []
-    for start in range(0, ids.shape[0], batch_size):
-        mean, _ = model.encode(ids[start : start + batch_size].to(device), mask[start : start + batch_size].to(device))
-        texts.extend(tokenizer.decode(model.generate(mean, max_length=ids.shape[1] + 4).cpu()))
+    for start in range(0, codes.shape[0], batch_size):
+        batch = codes[start : start + batch_size].to(device, dtype)
+        texts.extend(tokenizer.decode(model.generate(batch, max_length=max_length).cpu()))
     return texts
 
 
-def reconstruction_metrics(editor, texts: Sequence[str], batch_size: int = 256, examples: int = 5) -> tuple[dict, object]:
-    """The reconstruction section (see the module doc) and the ReconstructionReport it came from."""
+def reconstruction_metrics(editor, texts: Sequence[str], batch_size: int = 256, examples: int = 5,
+                           refine: int | None = None) -> tuple[dict, object]:
+    """The reconstruction section (see the module doc) and the ReconstructionReport it came from,
+    decoding the codes ``editor.encode`` gives (``refine`` steps; None: the editor's setting)."""
     model, tokenizer = editor.model, editor.tokenizer
     batch = tokenizer.encode(list(texts), model.config.max_length)
-    report = reconstruction_report(model, batch.ids, batch.mask, batch_size)
-    outputs = greedy_texts(model, tokenizer, batch.ids, batch.mask, batch_size)
+    refine = editor.refine if refine is None else refine
+    codes = editor.encode(list(texts), refine=refine)
+    report = reconstruction_report(model, batch.ids, batch.mask, batch_size, codes=codes if refine else None)
+    outputs = greedy_texts(model, tokenizer, codes, batch.ids.shape[1] + 4, batch_size)
     section = {
-        "examples": report.examples, "truncated": batch.truncated,
+        "examples": report.examples, "truncated": batch.truncated, "refine": refine,
         "teacher_forced_accuracy": report.teacher_forced_accuracy, "greedy_exact_match": report.greedy_exact_match,
         "greedy_token_accuracy": report.greedy_token_accuracy, "bleu4": corpus_bleu(outputs, list(texts)),
         "samples": [{"source": s, "reconstruction": o} for s, o in zip(texts[:examples], outputs[:examples])],
@@ -511,7 +518,8 @@ def plot_kl_per_dimension(kl_per_dimension: Sequence[float], path: str | Path) -
 def evaluate(editor_or_model_path, texts: Sequence[str], labels: Sequence | None = None, kind: str = "text",
              pairs: int = 50, k: int = 50, out_dir: str | Path | None = None, seed: int = 0, *,
              steps: int = 11, metrics_path: str | Path | None = None, iw_examples: int | None = 512,
-             mmd_samples: int = 1000, permutations: int = 200, folds: int = 5, batch_size: int = 256) -> dict:
+             mmd_samples: int = 1000, permutations: int = 200, folds: int = 5, batch_size: int = 256,
+             refine: int | None = None) -> dict:
     """Run every evaluation on ``texts`` (held-out data) and return the report (see the module doc).
 
     editor_or_model_path: a LatentEditor, a TransformerVAE with its tokenizer, or a model folder /
@@ -519,7 +527,9 @@ def evaluate(editor_or_model_path, texts: Sequence[str], labels: Sequence | None
     adds the ``ast.parse`` validity of interpolations. ``iw_examples`` texts (a seeded sample; None:
     all) get the k-sample importance-weighted NLL. With ``out_dir``: report.json, codes.png,
     interpolation.png, kl_per_dimension.png and, given a trainer's ``metrics_path``,
-    training_curves.png. The same seed gives the same report.
+    training_curves.png. ``refine`` > 0 refines the codes that reconstructions and interpolations
+    start from (see :mod:`latentedit.refine`; None: the editor's setting); the latent health and
+    the probe always describe the encoder's posterior. The same seed gives the same report.
     """
     editor = _as_editor(editor_or_model_path)
     texts = _check_texts(texts)
@@ -531,12 +541,13 @@ def evaluate(editor_or_model_path, texts: Sequence[str], labels: Sequence | None
     for name, value, least in (("pairs", pairs, 0), ("k", k, 1), ("steps", steps, 3), ("permutations", permutations, 1),
                                ("folds", folds, 2), ("mmd_samples", mmd_samples, 2)):
         check_int(name, value, minimum=least)
+    refine = editor.refine if refine is None else check_int("refine", refine, minimum=0)
     if metrics_path is not None and not Path(metrics_path).is_file():
         raise InputError(f"metrics file {metrics_path} not found")
     model = editor.model
     config = model.config
 
-    reconstruction, report = reconstruction_metrics(editor, texts, batch_size)
+    reconstruction, report = reconstruction_metrics(editor, texts, batch_size, refine=refine)
     batch = editor.tokenizer.encode(texts, config.max_length)
     mean, logvar = posterior(model, batch.ids, batch.mask, batch_size)
     health = latent_health(mean, logvar, seed=seed, mmd_samples=mmd_samples, permutations=permutations)
@@ -550,8 +561,8 @@ def evaluate(editor_or_model_path, texts: Sequence[str], labels: Sequence | None
     health.update(distortion=iw["distortion"], elbo=-(iw["distortion"] + rate_on_chosen), iw=iw)
 
     chosen_pairs = choose_pairs(texts, pairs, seed)
-    paths = {method: interpolation_paths(editor, chosen_pairs, steps, method) for method in ("slerp", "lerp")}
-    interpolation = {"steps": steps, "pairs": len(chosen_pairs),
+    paths = {method: interpolation_paths(editor, chosen_pairs, steps, method, refine) for method in ("slerp", "lerp")}
+    interpolation = {"steps": steps, "pairs": len(chosen_pairs), "refine": refine,
                      **{m: score_interpolations(p, kind, chosen_pairs) for m, p in paths.items()}}
     ts = [round(float(t), 4) for t in torch.linspace(0.0, 1.0, steps)]
     interpolation["samples"] = [{"start": a, "end": b, "t": ts, "slerp": paths["slerp"][i], "lerp": paths["lerp"][i]}

@@ -140,16 +140,19 @@ def test_style_transfer_with_word_swaps_adds_the_row_without_them(data_root, mod
 def test_style_transfer_swaps_row_beside_a_headline_without_swaps(data_root, model_folder, tmp_path):
     out = tmp_path / "st.json"
     argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "", "--quick",
-            "--revert", "--swaps-row", "1:0.6"]
+            "--revert", "--swaps-row", "1:0.6", "--refine", "2"]
     assert _load("style_transfer").main(argv) == 0
-    rows = {r["key"]: r for r in json.loads(out.read_text())["rows"]}
+    result = json.loads(out.read_text())
+    rows = {r["key"]: r for r in result["rows"]}
+    assert result["settings"]["refine"] == 2 and any("refined 2 steps" in note for note in result["notes"])
     assert rows["shift_auto"]["system"] == "latentedit shift, strength auto, revert"
     assert rows["shift_auto_swaps"]["system"] == "latentedit shift, strength auto, swaps at 1, confidence 0.6, revert"
     assert rows["shift_auto_swaps"]["candidates"] == "3/word x 4 swaps + 8 + reverts"
     assert "shift_auto_no_swaps" not in rows
-    for bad in ("3", "0:0.5", "3:1.5", "a:b"):
+    for bad in (["--swaps-row", "3"], ["--swaps-row", "0:0.5"], ["--swaps-row", "3:1.5"], ["--swaps-row", "a:b"],
+                ["--refine", "-1"]):
         with pytest.raises(SystemExit):
-            _load("style_transfer").main(["--swaps-row", bad])
+            _load("style_transfer").main(bad)
 
 
 def test_style_transfer_notes_missing_directions(data_root, review_model, tmp_path, capsys):
@@ -185,10 +188,11 @@ def test_formality_with_a_model(data_root, model_folder, tmp_path, capsys):
 def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_folder, tmp_path, capsys):
     out = tmp_path / "ad.json"
     argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--per-half", "5",
-            "--anchors", "0,1e4", "--strengths", "1", "--max-strengths", "2", "--grid", "2"]
+            "--anchors", "0,1e4", "--strengths", "1", "--max-strengths", "2", "--grid", "2", "--refines", "0,3"]
     assert _load("anchor_dev").main(argv) == 0
     result = json.loads(out.read_text())
-    rows = {(r["anchor"], r["strength"], r["revert"]): r for r in result["rows"]}
+    assert {r["refine"] for r in result["rows"]} == {0, 3}  # every setting at each refine
+    rows = {(r["anchor"], r["strength"], r["revert"]): r for r in result["rows"] if r["refine"] == 0}
     assert set(rows) == {(a, s, r) for a in (0.0, 1e4) for s, r in (("1", False), ("auto <= 2", False), ("auto <= 2", True))}
     rows.update({key[:2]: row for key, row in rows.items() if not key[2]})
     assert rows[(1e4, "1")]["self_bleu"] == pytest.approx(100.0)  # so strong an anchor copies the source
@@ -206,8 +210,9 @@ def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_fold
     assert result["chosen"] == {**best, "fluent": bool(fluent)}
     for row in result["rows"]:
         assert row["perplexity"] == pytest.approx(row["perplexity_ratio"] * result["settings"]["source_perplexity"])
-    assert capsys.readouterr().out.strip().splitlines()[-1] == (f"anchor={best['anchor']:g} max_strength=2 "
-                                                               f"revert={best['revert']} substitute=0 min_confidence=0")
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        f"refine={best['refine']} anchor={best['anchor']:g} max_strength=2 revert={best['revert']} substitute=0 "
+        "min_confidence=0")
     assert "Chosen" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
         _load("anchor_dev").main(["--anchors", "-1"])
@@ -287,14 +292,15 @@ def test_formality_with_a_min_gain_adds_the_any_gain_row(data_root, model_folder
 def test_formality_dev_picks_the_largest_gain_that_keeps_self_bleu(data_root, model_folder, tmp_path, capsys):
     out = tmp_path / "fd.json"
     argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sentences", "6",
-            "--anchors", "0,1e4", "--min-gains", "0,0.5", "--max-strength", "2", "--grid", "2", "--min-self-bleu", "0"]
+            "--anchors", "0,1e4", "--min-gains", "0,0.5", "--max-strength", "2", "--grid", "2", "--min-self-bleu", "0",
+            "--refines", "0,3"]
     assert _load("formality_dev").main(argv) == 0
     result = json.loads(out.read_text())
-    rows = {(r["anchor"], r["min_gain"]): r for r in result["rows"]}
-    assert set(rows) == {(a, g) for a in (0.0, 1e4) for g in (0.0, 0.5)}
+    rows = {(r["refine"], r["anchor"], r["min_gain"]): r for r in result["rows"]}
+    assert set(rows) == {(n, a, g) for n in (0, 3) for a in (0.0, 1e4) for g in (0.0, 0.5)}
     assert result["chosen"] == max(result["rows"], key=lambda r: r["gain"])  # every row keeps self-BLEU >= 0
     chosen = result["chosen"]
-    assert capsys.readouterr().out.strip().splitlines()[-1] == (f"anchor={chosen['anchor']:g} "
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (f"refine={chosen['refine']} anchor={chosen['anchor']:g} "
                                                                f"min_gain={chosen['min_gain']:g} substitute=0")
     assert "Chosen" in out.with_suffix(".md").read_text()
     strict = ["--data", str(data_root), "--model", str(model_folder), "--out", str(tmp_path / "fd2.json"), "--sentences", "6",

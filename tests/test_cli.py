@@ -227,6 +227,20 @@ def test_reconstruct_encode_interpolate_sample(run, model, tmp_path):
     assert "text" in out
 
 
+def test_refine_reproduces_more_texts_and_every_source_command_takes_it(run, model):
+    texts = TEXTS[:12]
+
+    def exact(*refine):
+        code, out, err = run("reconstruct", "--model", model, "--json", *refine, *texts)
+        assert code == 0, err
+        return sum(row["text"] == row["source"] for row in json_lines(out))
+
+    assert exact("--refine", "40") > exact()  # the fixture's model is trained just enough to decode
+    for command in (SHIFT, OPT + ["--target", "max"], ["encode"], ["interpolate", "a sad cafe ."]):
+        code, out, err = run(*command[:1], "--model", model, "--refine", "2", *command[1:], "tasty food .")
+        assert code == 0, err
+
+
 # -- teaching a model --------------------------------------------------------------------------
 
 
@@ -383,6 +397,7 @@ BAD = {
                                            "--output-model", "{d}/m"], ["max or min"]),
     "learn-direction target inf": (["learn-direction", "d", "--positive", "{d}/in.txt", "--negative", "{d}/in.txt",
                                     "--head", "sentiment", "--target", "inf"], ["--target", "finite"]),
+    "refine negative": (SHIFT + ["--refine", "-1", "ok ."], ["--refine"]),
     "unknown option": (SHIFT + ["--strenght", "2", "ok ."], ["unrecognized arguments"]),
     "unknown command": (["edit", "ok ."], ["invalid choice"]),
 }

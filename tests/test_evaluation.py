@@ -263,9 +263,12 @@ def test_cli_eval_end_to_end(review_model, review_corpus, tmp_path, capsys):
         path = out / f"{name}.png"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     code = cli.main(["eval", "--model", str(tmp_path / "run" / "model"), "--data", str(tmp_path / "test.tsv"),
-                     "--out", str(tmp_path / "eval2"), "--pairs", "1", "--k", "1", "--max-examples", "10"])
+                     "--out", str(tmp_path / "eval2"), "--pairs", "1", "--k", "1", "--max-examples", "10", "--refine", "3"])
     stdout, stderr = capsys.readouterr()
     assert code == 0, stderr
-    assert "bleu" in stdout.lower() and json.loads((tmp_path / "eval2" / "report.json").read_text())["examples"] == 10
+    assert "bleu" in stdout.lower() and "refined 3 steps" in stdout
+    refined = json.loads((tmp_path / "eval2" / "report.json").read_text())
+    assert refined["examples"] == 10 and refined["reconstruction"]["refine"] == refined["interpolation"]["refine"] == 3
+    assert report["reconstruction"]["refine"] == 0
     assert cli.main(["eval", "--model", str(tmp_path / "run" / "model"), "--data", str(tmp_path / "missing.txt")]) == 2
     assert "error:" in capsys.readouterr().err
