@@ -11,9 +11,14 @@ scored by a judge of benchmarks/formality.py's recipe (TF-IDF + ridge) trained o
 split; the benchmark's test sentences (the `eval` split) are not used. Every setting reverts.
 
 Per setting: the dev judge's mean gain, the head's mean gain (it also chose the strength, so an
-upper bound) and self-BLEU to the source. Chosen: the largest dev gain among settings whose dev
-self-BLEU is at least ``--min-self-bleu`` (default 32: the issue's floor of 30 plus a margin for
-the difference between dev and test sentences). ``--refines`` also tries source codes refined that
+upper bound), self-BLEU to the source, and the PPL and share of unknown words under a word
+trigram LM of the formality data (the model glues broken words from pieces when pushed: "Vamitins
+areVavaminsitVVaron"). Chosen: the largest dev gain among settings whose dev self-BLEU is at least
+``--min-self-bleu`` (default 32: the issue's floor of 30 plus a margin for the difference between
+dev and test sentences) and whose outputs hold at most ``--max-unknown-ratio`` (default 1.5) times
+the sources' share of unknown words (a judgment call: the informal sources are already full of
+misspellings, 1.5 times their share leaves room for a few more, not for broken words in most
+outputs). ``--refines`` also tries source codes refined that
 many steps (latentedit/refine.py). The last line printed is ``refine=<N> anchor=<A> min_gain=<G>
 substitute=<S>``: the values benchmarks/formality.py takes as --refine, --anchor, --min-gain and
 --substitute.
@@ -35,10 +40,11 @@ import torch
 from common import RESULTS, environment, fmt, load_editor, markdown_table, parse_number_lists, write_json, write_text
 
 from latentedit import datasets
-from latentedit.judges import FormalityJudge, formality_scores
+from latentedit.judges import FluencyJudge, FormalityJudge, formality_scores
 
 DIRECTION, HEAD = "formal", "formality"
 ANCHORS = (6.0, 12.0, 20.0, 30.0)
+MAX_UNKNOWN_RATIO = 1.5  # outputs may hold half again the informal sources' share of unknown words, no more
 MIN_GAINS = (0.0, 0.25, 0.5, 0.75)
 
 
@@ -55,6 +61,9 @@ def parse_args(argv):
     ap.add_argument("--max-strength", type=float, default=12.0, help="largest strength of 'auto'")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
     ap.add_argument("--min-self-bleu", type=float, default=32.0, help="the chosen setting keeps at least this dev self-BLEU")
+    ap.add_argument("--max-unknown-ratio", type=float, default=MAX_UNKNOWN_RATIO,
+                    help="the chosen setting's outputs hold at most this times the sources' share of words unknown to "
+                         "the dev LM (broken words)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the dev sample and of the judge")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--out", default=str(RESULTS / "formality_dev.json"), help="result JSON (.md beside it)")
@@ -74,24 +83,50 @@ def dev_split(root: Path, sentences: int, seed: int) -> tuple[list[str], Formali
     return dev, FormalityJudge(seed=seed).fit([r.text for r in rest], [r.score for r in rest]), len(rest)
 
 
+def dev_fluency(root: Path, dev: list[str]) -> FluencyJudge:
+    """A word trigram LM of the formality sentences outside the eval split and the dev sample: a
+    scorer like the judge (benchmarks/formality.py trains its LM the same way, dev included)."""
+    held = set(dev)
+    return FluencyJudge().fit([r.text for r in datasets.formality(root) if r.split != "eval" and r.text not in held])
+
+
+def choose(rows: list[dict], min_self_bleu: float, max_unknown: float) -> dict:
+    """The largest dev gain among rows with self-BLEU >= min_self_bleu and at most max_unknown % unknown
+    words; without such a row, the largest gain among those keeping self-BLEU (``"fluent": False``);
+    without that either, the row with the most self-BLEU (``"kept": False``)."""
+    kept = [r for r in rows if r["self_bleu"] >= min_self_bleu]
+    fluent = [r for r in kept if r["unknown_words"] <= max_unknown]
+    if not kept:
+        return {**max(rows, key=lambda r: r["self_bleu"]), "kept": False, "fluent": False}
+    return {**max(fluent or kept, key=lambda r: r["gain"]), "kept": True, "fluent": bool(fluent)}
+
+
 def markdown(result: dict) -> str:
     s, best = result["settings"], result["chosen"]
+    max_unknown = s["max_unknown_ratio"] * s["source_unknown_words"]
     lines = ["# Source anchoring and minimum gain of formality shifts, chosen on dev", "",
              f"`{result['command']}`", "",
              f"{result['environment']['date']}; {s['sentences']} informal sentences of the formality data's judge split "
              f"(seed {s['seed']}), shifted 'formal' at strength auto (max {s['max_strength']:g}, grid {s['grid']}) with "
              f"revert; dev judge trained on the other {s['judge_sentences']:,} judge-split sentences (Pearson r "
              f"{s['judge_r']:.3f} held out). head gain = the model's own formality head, which also chose the "
-             "strength (an upper bound). The eval split (the benchmark's test) is not used.", ""]
+             "strength (an upper bound). PPL and unknown words % (words the LM never saw twice: broken words show "
+             "here, not in the PPL) come from a word trigram LM of the formality sentences outside the dev sample "
+             f"and the eval split; the sources: PPL {s['source_perplexity']:.0f}, {s['source_unknown_words']:.1f}% "
+             "unknown. The eval split (the benchmark's test) is not used.", ""]
     rows = [[str(r.get("refine", 0)), fmt(r["anchor"], 0), f"{r['min_gain']:g}", f"{r.get('substitute', 0):g}",
-             f"{r['head_gain']:+.2f}",
-             f"{r['gain']:+.3f}", fmt(r["improved_share"]), fmt(r["self_bleu"])] for r in result["rows"]]
+             f"{r['head_gain']:+.2f}", f"{r['gain']:+.3f}", fmt(r["improved_share"]), fmt(r["self_bleu"]),
+             fmt(r["perplexity"], 0), fmt(r["unknown_words"])] for r in result["rows"]]
     lines += markdown_table(["refine", "anchor", "min gain", "swaps at", "head gain", "dev judge gain", "improved %",
-                             "self-BLEU"], rows)
-    lines += ["", f"**Chosen (largest dev gain at self-BLEU >= {s['min_self_bleu']:g}): refine {best.get('refine', 0)}, "
-              f"anchor {best['anchor']:g}, "
-              f"min gain {best['min_gain']:g}, swaps at {best.get('substitute', 0):g}** (dev gain {best['gain']:+.3f}, "
-              f"self-BLEU {best['self_bleu']:.1f}).", ""]
+                             "self-BLEU", "PPL", "unknown words %"], rows)
+    rule = (f"largest dev gain at self-BLEU >= {s['min_self_bleu']:g} and at most {max_unknown:.1f}% unknown words "
+            f"({s['max_unknown_ratio']:g} x the sources')")
+    if not best["fluent"]:
+        rule += "; NO setting kept both" + (", so the largest gain keeping self-BLEU" if best["kept"] else
+                                             ", nor self-BLEU: the most self-BLEU")
+    lines += ["", f"**Chosen ({rule}): refine {best.get('refine', 0)}, anchor {best['anchor']:g}, min gain "
+              f"{best['min_gain']:g}, swaps at {best.get('substitute', 0):g}** (dev gain {best['gain']:+.3f}, "
+              f"self-BLEU {best['self_bleu']:.1f}, unknown words {best['unknown_words']:.1f}%).", ""]
     return "\n".join(lines)
 
 
@@ -103,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         root = datasets.data_root(args.data)
         dev, judge, judged = dev_split(root, args.sentences, args.seed)
+        fluency = dev_fluency(root, dev)
     except datasets.DataNotFound as error:
         print(f"skipped: {error}")
         return 0
@@ -118,19 +154,21 @@ def main(argv: list[str] | None = None) -> int:
         results = editor.shift(dev, DIRECTION, strength="auto", max_strength=args.max_strength, grid=args.grid,
                                anchor=anchor, revert=True, min_gain=min_gain, substitute=substitute)
         row = {"refine": int(refine), "anchor": anchor, "min_gain": min_gain, "substitute": substitute,
-               **formality_scores(dev, [r.text for r in results], judge),
+               **formality_scores(dev, [r.text for r in results], judge, fluency=fluency),
                "head_gain": sum(r.scores[HEAD] - r.source_scores[HEAD] for r in results) / len(results)}
         rows.append(row)
         print(f"  refine {refine:g}, anchor {anchor:g}, min gain {min_gain:g}, swaps at {substitute:g}: "
               f"dev gain {row['gain']:+.3f} "
-              f"(head {row['head_gain']:+.2f}), self-BLEU {row['self_bleu']:.1f}", file=sys.stderr)
-    kept = [r for r in rows if r["self_bleu"] >= args.min_self_bleu]
-    chosen = max(kept, key=lambda r: r["gain"]) if kept else max(rows, key=lambda r: r["self_bleu"])
+              f"(head {row['head_gain']:+.2f}), self-BLEU {row['self_bleu']:.1f}, PPL {row['perplexity']:.0f}, "
+              f"unknown words {row['unknown_words']:.1f}%", file=sys.stderr)
+    chosen = choose(rows, args.min_self_bleu, args.max_unknown_ratio * fluency.unknown_rate(dev))
     result = {"command": ("python benchmarks/formality_dev.py " + " ".join(argv)).strip(),
               "environment": environment(args.threads),
               "settings": {"model": args.model, "sentences": len(dev), "seed": args.seed, "grid": args.grid,
                            "max_strength": args.max_strength, "min_self_bleu": args.min_self_bleu,
-                           "judge_sentences": judged, "judge_r": judge.heldout_r},
+                           "max_unknown_ratio": args.max_unknown_ratio,
+                           "judge_sentences": judged, "judge_r": judge.heldout_r,
+                           "source_perplexity": fluency.perplexity(dev), "source_unknown_words": fluency.unknown_rate(dev)},
               "rows": rows, "chosen": chosen}
     out = Path(args.out)
     write_json(result, out)

@@ -298,16 +298,30 @@ def test_formality_dev_picks_the_largest_gain_that_keeps_self_bleu(data_root, mo
     result = json.loads(out.read_text())
     rows = {(r["refine"], r["anchor"], r["min_gain"]): r for r in result["rows"]}
     assert set(rows) == {(n, a, g) for n in (0, 3) for a in (0.0, 1e4) for g in (0.0, 0.5)}
-    assert result["chosen"] == max(result["rows"], key=lambda r: r["gain"])  # every row keeps self-BLEU >= 0
+    limit = 1.5 * result["settings"]["source_unknown_words"]
+    fluent = [r for r in result["rows"] if r["unknown_words"] <= limit]  # every row keeps self-BLEU >= 0
     chosen = result["chosen"]
+    assert chosen == {**max(fluent or result["rows"], key=lambda r: r["gain"]), "kept": True, "fluent": bool(fluent)}
+    assert all(r["perplexity"] > 1.0 and 0.0 <= r["unknown_words"] <= 100.0 for r in result["rows"])
     assert capsys.readouterr().out.strip().splitlines()[-1] == (f"refine={chosen['refine']} anchor={chosen['anchor']:g} "
                                                                f"min_gain={chosen['min_gain']:g} substitute=0")
     assert "Chosen" in out.with_suffix(".md").read_text()
     strict = ["--data", str(data_root), "--model", str(model_folder), "--out", str(tmp_path / "fd2.json"), "--sentences", "6",
               "--anchors", "0", "--min-gains", "0", "--max-strength", "2", "--grid", "2", "--min-self-bleu", "101"]
     assert _load("formality_dev").main(strict) == 0  # no row keeps 101: the one with the most self-BLEU
+    assert json.loads((tmp_path / "fd2.json").read_text())["chosen"]["kept"] is False
     with pytest.raises(SystemExit):
         _load("formality_dev").main(["--min-gains", "-1"])
+
+
+def test_formality_dev_choice_needs_self_bleu_then_few_unknown_words():
+    choose = _load("formality_dev").choose
+    rows = [{"gain": 0.9, "self_bleu": 40.0, "unknown_words": 30.0},  # the most gain, in broken words
+            {"gain": 0.6, "self_bleu": 35.0, "unknown_words": 12.0},
+            {"gain": 0.95, "self_bleu": 20.0, "unknown_words": 5.0}]  # too far from its source
+    assert choose(rows, 32.0, 15.0) == {**rows[1], "kept": True, "fluent": True}
+    assert choose(rows, 32.0, 10.0) == {**rows[0], "kept": True, "fluent": False}
+    assert choose(rows, 50.0, 15.0) == {**rows[0], "kept": False, "fluent": False}
 
 
 def test_formality_dev_without_data_is_skipped(tmp_path, capsys):

@@ -24,13 +24,16 @@ def test_build_writes_a_loadable_model_with_its_card(tmp_path, make_config):
 
     out, reports = tmp_path / "python-lines", tmp_path / "reports"
     assert build_python_lines.main(["--model", str(tmp_path / "trained"), "--corpus", str(corpus), "--out", str(out),
-                                    "--report-dir", str(reports), "--pairs", "4"]) == 0
+                                    "--report-dir", str(reports), "--pairs", "4", "--refine", "2"]) == 0
     editor = LatentEditor.load(out)
     assert editor.model.config.max_length == 16
     card = (out / "MODEL_CARD.md").read_text()
     assert f"| test lines | {len(lines)} |" in card and "slerp: inner points that parse" in card
+    assert "| greedy exact match, codes refined 2 steps |" in card and "build_python_lines --refine 2" in card
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["interpolation"]["pairs"] == 4 and metrics["corpus"]["counts"]["test"] == len(lines)
+    refined = metrics["test"]["refined"]
+    assert refined["reconstruction"]["refine"] == 2 and refined["interpolation"]["slerp"]["pairs"] == 4
     assert metrics["train_minutes"] is None and "about ? minutes of training" in card  # no run folder beside it
     assert {"report.json", "codes.png", "interpolation.png"} <= {p.name for p in reports.iterdir()}
 

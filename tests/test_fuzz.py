@@ -355,7 +355,7 @@ def expect_saves_and_loads(editor: LatentEditor, folder: Path) -> LatentEditor:
 
 
 @target("LatentEditor.encode", st.fixed_dictionaries(
-    {"texts": TEXTS}, optional={"sample": mostly(st.booleans(), ANY), "seed": SEED}), 2.0)
+    {"texts": TEXTS}, optional={"sample": mostly(st.booleans(), ANY), "seed": SEED, "refine": COUNT}), 2.0)
 def fuzz_encode(context, case):
     codes = context.fresh_editor().encode(**case)
     expect_codes(codes, None if _single(case["texts"]) else len(case["texts"]))
@@ -898,10 +898,12 @@ def _options(draw, spec: dict) -> list[str]:
 
 TEXT_OPTIONS = {"--json": None, "--output": st.sampled_from(["out.txt", "out.jsonl", "folder", "file/out.txt", "sub/dir/out"])}
 COMMAND_OPTIONS = {
-    "reconstruct": {},
-    "encode": {},
-    "shift": {"--strength": arg("0.5", "-1", "2", "auto", "AUTO", "0"), "--max-strength": arg("1", "3"), "--trajectory": None},
-    "optimize": {"--weight": arg("1", "2.5"), "--method": arg("adam", "random"), "--steps": arg("1", "2"),
+    "reconstruct": {"--refine": arg("0", "2")},
+    "encode": {"--refine": arg("0", "2")},
+    "shift": {"--refine": arg("0", "2"), "--strength": arg("0.5", "-1", "2", "auto", "AUTO", "0"),
+              "--max-strength": arg("1", "3"), "--trajectory": None},
+    "optimize": {"--refine": arg("0", "2"), "--weight": arg("1", "2.5"), "--method": arg("adam", "random"),
+                 "--steps": arg("1", "2"),
                  "--max-distance": arg("0", "2", "100"), "--min-similarity": arg("0", "0.3", "1"),
                  "--seed": arg("0", "7", huge=True), "--trajectory": None},
 }
