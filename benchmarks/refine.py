@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                          "held_out": "Python-lines valid split" if kind == "python" else "Yelp dev, seeded sample"}
     if not models:
         return 0
-    result = {"command": "python benchmarks/refine.py " + " ".join(argv), "environment": environment(args.threads),
+    result = {"command": ("python benchmarks/refine.py " + " ".join(argv)).strip(), "environment": environment(args.threads),
               "models": models}
     out = Path(args.out)
     write_json(result, out)
