@@ -71,17 +71,16 @@ def reconstruction_report(model, ids: torch.Tensor, mask: torch.Tensor, batch_si
         batch_ids = ids[start : start + batch_size].to(device)
         batch_mask = mask[start : start + batch_size].to(device)
         out = model(batch_ids, batch_mask, sample=False)
-        z, logits = out.mean, out.logits  # (B, K, dz), (B, T, V)
+        z, logits = out.mean.float(), out.logits  # (B, K, dz), (B, T, V); mean is bf16 under mixed precision
         if codes is not None:
-            z = codes[start : start + batch_size].to(device, z.dtype).view_as(z)
+            z = codes[start : start + batch_size].to(device, torch.float32).view_as(z)
             logits = model.decoder_logits(model.decoder_inputs(batch_ids), *model.latent_context(z))
         valid = batch_mask.bool()
         correct += int((logits.argmax(-1)[valid] == batch_ids[valid]).sum())
         tokens += int(valid.sum())
         recon += float(out.reconstruction) * batch_ids.shape[0]
         rate += float(out.rate) * batch_ids.shape[0]
-        mean = out.mean.float()  # bf16 when the forward ran under mixed precision
-        means.append(mean.flatten(1).cpu())
+        means.append(out.mean.float().flatten(1).cpu())
         generated = model.generate(z, max_length=ids.shape[1] + 4)
         for target_row, output_row in zip(batch_ids.tolist(), generated.tolist()):
             target, output = strip_ids(target_row), strip_ids(output_row)
