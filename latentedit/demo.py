@@ -31,8 +31,8 @@ DEMO_TWEET = "Thank you to everyone who came out tonight. We will win!"
 # sentiment, benchmarks/formality_dev.py for formality (benchmarks/results/*_dev*.md). Word swaps
 # lost on formality dev, and on Yelp dev their outputs were far less fluent than the sources.
 # "refine" is the editor's setting (steps that refine the source codes), the rest shift's arguments.
-DEMO_SHIFTS = {"positive": {"max_strength": 9.0, "anchor": 10.0, "revert": True},
-               "formal": {"refine": 20, "max_strength": 12.0, "anchor": 20.0, "revert": True, "min_gain": 0.75}}
+DEMO_SHIFTS = {"positive": {"max_strength": 9.0, "anchor": 10.0, "revert": True, "refine": 10},
+               "formal": {"max_strength": 12.0, "anchor": 20.0, "revert": True, "min_gain": 0.75, "refine": 20}}
 DEMO_REFINE = 10  # refine steps of the reconstruction table: 99% of Yelp dev comes back exactly
 
 
