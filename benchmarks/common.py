@@ -107,6 +107,23 @@ def load_editor(model: str, device: str = "cpu", refine: int = 0):
     return editor, None
 
 
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure, path: Path) -> None:
+    """Write a figure to path as PNG, atomically, and close it."""
+    with atomic_file(path, "wb") as stream:
+        figure.savefig(stream, format="png", dpi=110, bbox_inches="tight")
+    pyplot().close(figure)
+
+
 def random_direction(like: Direction, name: str, seed: int) -> Direction:
     """A direction along a seeded random unit vector, with the norm, head and target of ``like``."""
     generator = torch.Generator().manual_seed(seed)

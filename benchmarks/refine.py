@@ -26,11 +26,10 @@ from pathlib import Path
 
 import torch
 from anchor_dev import dev_judges
-from common import RESULTS, environment, fmt, load_editor, markdown_table, write_json, write_text
+from common import RESULTS, environment, fmt, load_editor, markdown_table, pyplot, save_figure, write_json, write_text
 
 from latentedit import datasets
 from latentedit.evaluation import choose_pairs, interpolation_paths, reconstruction_metrics, score_interpolations
-from latentedit.model_folder import atomic_file
 from latentedit.python_lines import build_python_lines
 
 MODELS = {"default": "text", "python-lines": "python"}
@@ -118,12 +117,7 @@ def markdown(result: dict) -> str:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = pyplot().subplots(figsize=(6, 4))
     for model, block in result["models"].items():
         steps = [r["refine"] for r in block["rows"]]
         axis.plot(steps, [100 * r["greedy_exact_match"] for r in block["rows"]], marker="o", label=f"{model}: exact %")
@@ -134,9 +128,7 @@ def plot(result: dict, path: Path) -> None:
     axis.set_ylim(0, 100)
     axis.legend(fontsize=8)
     axis.set_title("Reconstruction and interpolation against refine steps")
-    with atomic_file(path, "wb") as stream:
-        figure.savefig(stream, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def main(argv: list[str] | None = None) -> int:

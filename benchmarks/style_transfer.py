@@ -85,7 +85,9 @@ from common import (
     model_summary,
     parse_edit_args,
     print_table,
+    pyplot,
     random_direction,
+    save_figure,
     stopwatch,
     truncated_count,
     write_json,
@@ -334,12 +336,7 @@ def markdown(result: dict) -> str:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(9, 6.5))
+    figure, axis = pyplot().subplots(figsize=(9, 6.5))
     for row in result["rows"]:
         if row["kind"] in ("peer", "human", "copy"):
             axis.scatter(row["self_bleu"], row["judge_accuracy"], color="grey" if row["kind"] == "peer" else "black",
@@ -373,11 +370,7 @@ def plot(result: dict, path: Path) -> None:
     axis.set_title(f"Yelp sentiment transfer, {result['settings']['sentences']} sentences: transfer vs content kept")
     if result["sweep"] or any(r["key"] in markers for r in result["rows"]):
         axis.legend(fontsize=8, loc="lower left")
-    from latentedit.model_folder import atomic_file
-
-    with atomic_file(path, "wb") as stream:
-        figure.savefig(stream, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 # -- main -----------------------------------------------------------------------------------------------
