@@ -158,17 +158,17 @@ def main(argv: list[str] | None = None) -> int:
                "head_gain": sum(r.scores[HEAD] - r.source_scores[HEAD] for r in results) / len(results)}
         rows.append(row)
         print(f"  refine {refine:g}, anchor {anchor:g}, min gain {min_gain:g}, swaps at {substitute:g}: "
-              f"dev gain {row['gain']:+.3f} "
-              f"(head {row['head_gain']:+.2f}), self-BLEU {row['self_bleu']:.1f}, PPL {row['perplexity']:.0f}, "
-              f"unknown words {row['unknown_words']:.1f}%", file=sys.stderr)
-    chosen = choose(rows, args.min_self_bleu, args.max_unknown_ratio * fluency.unknown_rate(dev))
+              f"dev gain {row['gain']:+.3f} (head {row['head_gain']:+.2f}), self-BLEU {row['self_bleu']:.1f}, "
+              f"PPL {row['perplexity']:.0f}, unknown words {row['unknown_words']:.1f}%", file=sys.stderr)
+    source_unknown = fluency.unknown_rate(dev)
+    chosen = choose(rows, args.min_self_bleu, args.max_unknown_ratio * source_unknown)
     result = {"command": ("python benchmarks/formality_dev.py " + " ".join(argv)).strip(),
               "environment": environment(args.threads),
               "settings": {"model": args.model, "sentences": len(dev), "seed": args.seed, "grid": args.grid,
                            "max_strength": args.max_strength, "min_self_bleu": args.min_self_bleu,
                            "max_unknown_ratio": args.max_unknown_ratio,
                            "judge_sentences": judged, "judge_r": judge.heldout_r,
-                           "source_perplexity": fluency.perplexity(dev), "source_unknown_words": fluency.unknown_rate(dev)},
+                           "source_perplexity": fluency.perplexity(dev), "source_unknown_words": source_unknown},
               "rows": rows, "chosen": chosen}
     out = Path(args.out)
     write_json(result, out)

@@ -10,7 +10,7 @@ al. 2018); the model's weights are untouched.
 
 >>> from latentedit import LatentEditor
 >>> editor = LatentEditor.load("default")                               # doctest: +SKIP
->>> editor.reconstruct("the waiter forgot our drinks twice .", refine=20)  # doctest: +SKIP
+>>> editor.decode(editor.encode("the waiter forgot our drinks twice .", refine=20))  # doctest: +SKIP
 'the waiter forgot our drinks twice .'
 """
 
