@@ -32,8 +32,10 @@ S along the direction; latentedit/substitute.py) and with a least head probabili
 (``min_confidence=C``); with ``--refines``, every setting is measured starting from source codes
 refined that many steps (latentedit/refine.py). The best auto setting by score among the fluent
 ones is printed last as ``refine=<N> anchor=<A> max_strength=<S> revert=<bool> substitute=<S>
-min_confidence=<C>``: the values that benchmarks/style_transfer.py takes as --refine, --anchor,
---max-strength, --revert, --substitute and --min-confidence for its headline row.
+min_confidence=<C> keep_norm=<bool>``: the values that benchmarks/style_transfer.py takes as --refine,
+--anchor, --max-strength, --revert, --substitute, --min-confidence and --keep-norm for its headline
+row. With ``--keep-norms 0,1`` every auto setting is also measured with its moved codes scaled back
+to their source code's norm (``keep_norm=True``; see latentedit.editor.moved).
 
     python benchmarks/anchor_dev.py                       # the built-in default model, 100 + 100 dev sentences
     python benchmarks/anchor_dev.py --model runs/x/model --per-half 50
@@ -75,6 +77,8 @@ def parse_args(argv):
     ap.add_argument("--confidences", default="0", help="min_confidence values tried with every auto setting")
     ap.add_argument("--refines", default="0", help="refine steps of the source codes tried (0: the encoder's codes; "
                                                    "see latentedit/refine.py), comma separated")
+    ap.add_argument("--keep-norms", default="0", help="1: also try every auto setting with keep_norm=True (moved codes "
+                                                      "scaled back to their source code's norm); comma separated 0/1")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
     ap.add_argument("--seed", type=int, default=0, help="seed of the dev sample")
     ap.add_argument("--max-perplexity-ratio", type=float, default=MAX_PERPLEXITY_RATIO,
@@ -86,8 +90,10 @@ def parse_args(argv):
         ap.error("--per-half, --grid and --threads must be >= 1")
     if not args.max_perplexity_ratio > 0:
         ap.error("--max-perplexity-ratio must be > 0")
-    parse_number_lists(ap, args, ("refines", "anchors", "strengths", "max_strengths", "substitutes", "confidences"),
-                       may_be_empty=("strengths",))
+    parse_number_lists(ap, args, ("refines", "anchors", "strengths", "max_strengths", "substitutes", "confidences",
+                                  "keep_norms"), may_be_empty=("strengths",))
+    if any(k not in (0, 1) for k in args.keep_norms):
+        ap.error("--keep-norms takes 0 (off) and/or 1 (on)")
     if any(c > 1 for c in args.confidences):
         ap.error("--confidences are probabilities: numbers in [0, 1]")
     return args
@@ -149,17 +155,17 @@ def markdown(result: dict) -> str:
              "self-BLEU); PPL = perplexity under a word trigram language model trained on the same pool (the "
              f"sources: {s['source_perplexity']:.1f}), ratio = PPL / the sources' PPL; a setting is chosen only if its "
              f"ratio is at most {s['max_perplexity_ratio']:g}. The test set is not used.", ""]
-    rows = [[str(r.get("refine", 0)), fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("revert") else "no",
-             f"{r.get('substitute', 0):g}",
+    rows = [[str(r.get("refine", 0)), fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("keep_norm") else "no",
+             "yes" if r.get("revert") else "no", f"{r.get('substitute', 0):g}",
              f"{r.get('min_confidence', 0):g}", fmt(r["head"]), fmt(r["judge"]), fmt(r["self_bleu"]), fmt(r["score"]),
              fmt(r.get("perplexity")), fmt(r.get("perplexity_ratio"), 2)]
             for r in result["rows"]]
-    lines += markdown_table(["refine", "anchor", "strength", "revert", "swaps at", "min confidence", "head %", "dev judge %",
-                             "self-BLEU", "score", "PPL", "ratio"], rows)
+    lines += markdown_table(["refine", "anchor", "strength", "keep norm", "revert", "swaps at", "min confidence", "head %",
+                             "dev judge %", "self-BLEU", "score", "PPL", "ratio"], rows)
     best = result["chosen"]
     which = "best auto score among the fluent settings" if best.get("fluent", True) else "best auto score; NO setting was fluent"
     lines += ["", f"**Chosen ({which}): refine {best.get('refine', 0)}, anchor {best['anchor']:g}, "
-              f"max strength {best['max_strength']:g}, "
+              f"max strength {best['max_strength']:g}, keep norm {'yes' if best.get('keep_norm') else 'no'}, "
               f"revert {'yes' if best.get('revert') else 'no'}, swaps at {best.get('substitute', 0):g}, "
               f"min confidence {best.get('min_confidence', 0):g}** "
               f"(head {best['head']:.1f}%, dev judge {best['judge']:.1f}%, self-BLEU {best['self_bleu']:.1f}).", ""]
@@ -202,16 +208,17 @@ def main(argv: list[str] | None = None) -> int:
         editor.refine = int(refine)
         settings = [(f"{s:g}", dict(strength=s)) for s in args.strengths]
         settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid, revert=revert,
-                                              substitute=sub, min_confidence=confidence))
-                     for m in args.max_strengths for revert in (False, True)
+                                              substitute=sub, min_confidence=confidence, keep_norm=bool(keep)))
+                     for keep in args.keep_norms for m in args.max_strengths for revert in (False, True)
                      for sub in args.substitutes for confidence in args.confidences]
         for label, shift in settings:
             row = {"refine": int(refine), "anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
                    "revert": shift.get("revert", False), "substitute": shift.get("substitute", 0.0),
-                   "min_confidence": shift.get("min_confidence", 0.0),
+                   "min_confidence": shift.get("min_confidence", 0.0), "keep_norm": shift.get("keep_norm", False),
                    **measure(editor, judges, negative, positive, anchor=anchor, **shift)[1]}
             rows.append(row)
-            print(f"  refine {refine:g}, anchor {anchor:g}, strength {label}{', revert' if row['revert'] else ''}, swaps at "
+            print(f"  refine {refine:g}, anchor {anchor:g}, strength {label}{', keep norm' if row['keep_norm'] else ''}"
+                  f"{', revert' if row['revert'] else ''}, swaps at "
                   f"{row['substitute']:g}, confidence {row['min_confidence']:g}: head {row['head']:.1f}%, "
                   f"dev judge {row['judge']:.1f}%, self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}, "
                   f"PPL {row['perplexity']:.1f}", file=sys.stderr)
@@ -226,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     write_json(result, out)
     write_text(markdown(result), out.with_suffix(".md"))
     print(f"refine={chosen['refine']} anchor={chosen['anchor']:g} max_strength={chosen['max_strength']:g} "
-          f"revert={chosen['revert']} substitute={chosen['substitute']:g} min_confidence={chosen['min_confidence']:g}")
+          f"revert={chosen['revert']} substitute={chosen['substitute']:g} min_confidence={chosen['min_confidence']:g} "
+          f"keep_norm={chosen.get('keep_norm', False)}")
     return 0
 
 

@@ -72,7 +72,7 @@ SWEEP = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 QUICK_SENTENCES = 100
 DIRECTION, HEAD = "formal", "formality"
 HEADERS = ["system", "N", "source rating", "output rating", "gain", "improved %", "self-BLEU", "PPL", "unknown words %",
-           "unchanged"]
+           "new unknown %", "unchanged"]
 
 
 def parse_args(argv):
@@ -132,18 +132,20 @@ def latentedit_rows(editor, sources: list[str], score, args, notes: dict):
               file=sys.stderr)
 
     auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor, revert=args.revert,
-                min_gain=args.min_gain, substitute=args.substitute)
+                min_gain=args.min_gain, substitute=args.substitute, keep_norm=args.keep_norm)
 
-    def auto_label(anchor=args.anchor, min_gain=args.min_gain, revert=args.revert, substitute=args.substitute) -> str:
+    def auto_label(anchor=args.anchor, min_gain=args.min_gain, revert=args.revert, substitute=args.substitute,
+                   keep_norm=args.keep_norm) -> str:
         """'strength auto' and the settings of the row, naming those it leaves out of the headline's."""
         return ("strength auto" + (f", swaps at {substitute:g}" if substitute else ", no swaps" if args.substitute else "")
                 + (f", anchor {anchor:g}" if anchor else ", no anchor" if args.anchor else "")
                 + (f", min gain {min_gain:g}" if min_gain else ", any gain" if args.min_gain else "")
+                + (", keep norm" if keep_norm else ", norm free" if args.keep_norm else "")
                 + (", revert" if revert else ", no revert" if args.revert else ""))
 
     by_head = f"the model's {head!r} head on the re-encoded decoded text (smallest strength it rates above the source)"
     variations = (("unanchored", "anchor", 0.0), ("any_gain", "min_gain", 0.0), ("no_revert", "revert", False),
-                  ("no_swaps", "substitute", 0.0))
+                  ("no_swaps", "substitute", 0.0), ("free_norm", "keep_norm", False))
     for name, label in ((DIRECTION, "latentedit shift"), ("random_formal", "random direction, equal norm")):
         prefix = "random_" if name.startswith("random") else ""
         if "shift_auto" not in notes:
@@ -152,7 +154,7 @@ def latentedit_rows(editor, sources: list[str], score, args, notes: dict):
             for key, option, off in variations if not prefix else ():
                 if auto[option] != off:  # the headline without one of its settings
                     add(f"shift_auto_{key}", f"{label}, {auto_label(**{option: off})}", by_head,
-                        auto_candidates(args, **({option: off} if option != "min_gain" else {})),
+                        auto_candidates(args, **({option: off} if option in ("anchor", "revert", "substitute") else {})),
                         lambda texts, o={option: off}: editor.shift(texts, DIRECTION, **{**auto, **o}))
         add(f"{prefix}shift_{args.strength:g}", f"{label}, strength {args.strength:g}", "none (one decode)", 1,
             lambda texts, d=name: editor.shift(texts, d, args.strength))
@@ -172,7 +174,7 @@ def latentedit_rows(editor, sources: list[str], score, args, notes: dict):
 def table_rows(rows: list[dict]) -> list[list[str]]:
     return [[r["system"], str(r.get("candidates", 1)), fmt(r["source_rating"], 2), fmt(r["output_rating"], 2),
              f"{r['gain']:+.2f}", fmt(r["improved_share"]), fmt(r["self_bleu"]), fmt(r.get("perplexity"), 0),
-             fmt(r.get("unknown_words")), str(r["unchanged"])] for r in rows]
+             fmt(r.get("unknown_words")), fmt(r.get("new_unknown")), str(r["unchanged"])] for r in rows]
 
 
 def markdown(result: dict) -> str:
@@ -190,7 +192,8 @@ def markdown(result: dict) -> str:
              "own head where N > 1.", "",
              f"Fluency: {j['fluency']['description']}. PPL = perplexity (lower = more fluent); unknown words % = share "
              "of output words outside its vocabulary (broken words a decoder glued from pieces land here: the PPL "
-             "scores them all as one unknown word). Like the judge, it only scores.", ""]
+             "scores them all as one unknown word); new unknown % = share of outputs holding an unknown word that their "
+             "source does not (an edit that wrote at least one broken word). Like the judge, it only scores.", ""]
     if result.get("model"):
         m = result["model"]
         lines += [f"Model: {m['source']} (code size {m['code_size']}, {m['parameters']:,} parameters); "
@@ -266,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": ("python benchmarks/formality.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(sources), "quick": args.quick, "strength": args.strength,
                      "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "refine": args.refine,
+                     "keep_norm": args.keep_norm,
                      "min_gain": args.min_gain,
                      "substitute": args.substitute,
                      "sweep": args.sweep, "seed": args.seed,

@@ -19,9 +19,10 @@ dev and test sentences) and whose outputs hold at most ``--max-unknown-ratio`` (
 the sources' share of unknown words (a judgment call: the informal sources are already full of
 misspellings, 1.5 times their share leaves room for a few more, not for broken words in most
 outputs). ``--refines`` also tries source codes refined that
-many steps (latentedit/refine.py). The last line printed is ``refine=<N> anchor=<A> min_gain=<G>
-substitute=<S>``: the values benchmarks/formality.py takes as --refine, --anchor, --min-gain and
---substitute.
+many steps (latentedit/refine.py), ``--keep-norms 0,1`` also moved codes scaled back to their
+source code's norm (latentedit.editor.moved). The last line printed is ``refine=<N> anchor=<A>
+min_gain=<G> substitute=<S> keep_norm=<bool>``: the values benchmarks/formality.py takes as
+--refine, --anchor, --min-gain, --substitute and --keep-norm.
 
     python benchmarks/formality_dev.py                    # the built-in default model, 300 dev sentences
     python benchmarks/formality_dev.py --model runs/x/model --sentences 100 --anchors 6,20
@@ -58,6 +59,8 @@ def parse_args(argv):
     ap.add_argument("--substitutes", default="0", help="substitute strengths tried (0: no word swaps), comma separated")
     ap.add_argument("--refines", default="0", help="refine steps of the source codes tried (0: the encoder's "
                                                    "codes; see latentedit/refine.py), comma separated")
+    ap.add_argument("--keep-norms", default="0", help="1: also try every setting with keep_norm=True (moved codes scaled "
+                                                      "back to their source code's norm); comma separated 0/1")
     ap.add_argument("--max-strength", type=float, default=12.0, help="largest strength of 'auto'")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
     ap.add_argument("--min-self-bleu", type=float, default=32.0, help="the chosen setting keeps at least this dev self-BLEU")
@@ -70,7 +73,9 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.sentences < 1 or args.grid < 1 or args.threads < 1 or not args.max_strength > 0:
         ap.error("--sentences, --grid and --threads must be >= 1, --max-strength > 0")
-    parse_number_lists(ap, args, ("refines", "anchors", "min_gains", "substitutes"))
+    parse_number_lists(ap, args, ("refines", "anchors", "min_gains", "substitutes", "keep_norms"))
+    if any(k not in (0, 1) for k in args.keep_norms):
+        ap.error("--keep-norms takes 0 (off) and/or 1 (on)")
     return args
 
 
@@ -111,20 +116,23 @@ def markdown(result: dict) -> str:
              f"revert; dev judge trained on the other {s['judge_sentences']:,} judge-split sentences (Pearson r "
              f"{s['judge_r']:.3f} held out). head gain = the model's own formality head, which also chose the "
              "strength (an upper bound). PPL and unknown words % (words the LM never saw twice: broken words show "
-             "here, not in the PPL) come from a word trigram LM of the formality sentences outside the dev sample "
+             "here, not in the PPL; new unknown % = outputs holding an unknown word their source does not) come "
+             "from a word trigram LM of the formality sentences outside the dev sample "
              f"and the eval split; the sources: PPL {s['source_perplexity']:.0f}, {s['source_unknown_words']:.1f}% "
              "unknown. The eval split (the benchmark's test) is not used.", ""]
-    rows = [[str(r.get("refine", 0)), fmt(r["anchor"], 0), f"{r['min_gain']:g}", f"{r.get('substitute', 0):g}",
+    rows = [[str(r.get("refine", 0)), "yes" if r.get("keep_norm") else "no", fmt(r["anchor"], 0), f"{r['min_gain']:g}",
+             f"{r.get('substitute', 0):g}",
              f"{r['head_gain']:+.2f}", f"{r['gain']:+.3f}", fmt(r["improved_share"]), fmt(r["self_bleu"]),
-             fmt(r["perplexity"], 0), fmt(r["unknown_words"])] for r in result["rows"]]
-    lines += markdown_table(["refine", "anchor", "min gain", "swaps at", "head gain", "dev judge gain", "improved %",
-                             "self-BLEU", "PPL", "unknown words %"], rows)
+             fmt(r["perplexity"], 0), fmt(r["unknown_words"]), fmt(r.get("new_unknown"))] for r in result["rows"]]
+    lines += markdown_table(["refine", "keep norm", "anchor", "min gain", "swaps at", "head gain", "dev judge gain",
+                             "improved %", "self-BLEU", "PPL", "unknown words %", "new unknown %"], rows)
     rule = (f"largest dev gain at self-BLEU >= {s['min_self_bleu']:g} and at most {max_unknown:.1f}% unknown words "
             f"({s['max_unknown_ratio']:g} x the sources')")
     if not best["fluent"]:
         rule += "; NO setting kept both" + (", so the largest gain keeping self-BLEU" if best["kept"] else
                                              ", nor self-BLEU: the most self-BLEU")
-    lines += ["", f"**Chosen ({rule}): refine {best.get('refine', 0)}, anchor {best['anchor']:g}, min gain "
+    lines += ["", f"**Chosen ({rule}): refine {best.get('refine', 0)}, keep norm {'yes' if best.get('keep_norm') else 'no'}, "
+              f"anchor {best['anchor']:g}, min gain "
               f"{best['min_gain']:g}, swaps at {best.get('substitute', 0):g}** (dev gain {best['gain']:+.3f}, "
               f"self-BLEU {best['self_bleu']:.1f}, unknown words {best['unknown_words']:.1f}%).", ""]
     return "\n".join(lines)
@@ -148,18 +156,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     editor.quiet = True
     rows = []
-    for refine, anchor, min_gain, substitute in itertools.product(args.refines, args.anchors, args.min_gains,
-                                                                  args.substitutes):
+    for refine, keep, anchor, min_gain, substitute in itertools.product(args.refines, args.keep_norms, args.anchors,
+                                                                        args.min_gains, args.substitutes):
         editor.refine = int(refine)
         results = editor.shift(dev, DIRECTION, strength="auto", max_strength=args.max_strength, grid=args.grid,
-                               anchor=anchor, revert=True, min_gain=min_gain, substitute=substitute)
-        row = {"refine": int(refine), "anchor": anchor, "min_gain": min_gain, "substitute": substitute,
+                               anchor=anchor, revert=True, min_gain=min_gain, substitute=substitute, keep_norm=bool(keep))
+        row = {"refine": int(refine), "keep_norm": bool(keep), "anchor": anchor, "min_gain": min_gain,
+               "substitute": substitute,
                **formality_scores(dev, [r.text for r in results], judge, fluency=fluency),
                "head_gain": sum(r.scores[HEAD] - r.source_scores[HEAD] for r in results) / len(results)}
         rows.append(row)
-        print(f"  refine {refine:g}, anchor {anchor:g}, min gain {min_gain:g}, swaps at {substitute:g}: "
+        print(f"  refine {refine:g}{', keep norm' if keep else ''}, anchor {anchor:g}, min gain {min_gain:g}, "
+              f"swaps at {substitute:g}: "
               f"dev gain {row['gain']:+.3f} (head {row['head_gain']:+.2f}), self-BLEU {row['self_bleu']:.1f}, "
-              f"PPL {row['perplexity']:.0f}, unknown words {row['unknown_words']:.1f}%", file=sys.stderr)
+              f"PPL {row['perplexity']:.0f}, unknown words {row['unknown_words']:.1f}%, "
+              f"new unknown {row['new_unknown']:.1f}%", file=sys.stderr)
     source_unknown = fluency.unknown_rate(dev)
     chosen = choose(rows, args.min_self_bleu, args.max_unknown_ratio * source_unknown)
     result = {"command": ("python benchmarks/formality_dev.py " + " ".join(argv)).strip(),
@@ -174,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     write_json(result, out)
     write_text(markdown(result), out.with_suffix(".md"))
     print(f"refine={chosen['refine']} anchor={chosen['anchor']:g} min_gain={chosen['min_gain']:g} "
-          f"substitute={chosen['substitute']:g}")
+          f"substitute={chosen['substitute']:g} keep_norm={chosen['keep_norm']}")
     return 0
 
 

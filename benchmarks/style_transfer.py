@@ -107,7 +107,7 @@ PUBLISHED = {"zhou2020_cwsr": (80.7, 69.8, 60.7, 70.0), "wu2019_cbert": (90.7, 5
              "liu2022_latentops": (73.3, 53.9, 47.2, 58.8), "copy": (3.6, 100.0, 64.2, 15.2),
              "human": (68.5, None, None, None)}
 HEADERS = ["system", "N", "judge acc", "VADER", "self-BLEU", "ref1-BLEU", "ref4-BLEU", "GM", "PPL", "unknown words %",
-           "unchanged"]
+           "new unknown %", "unchanged"]
 
 
 def parse_args(argv):
@@ -223,8 +223,8 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
               f"GM {fmt(row['gm'])} ({timing['seconds']:.0f} s)", file=sys.stderr)
 
     auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor, revert=args.revert,
-                substitute=args.substitute, min_confidence=args.min_confidence)
-    reverted = ", revert" if args.revert else ""
+                substitute=args.substitute, min_confidence=args.min_confidence, keep_norm=args.keep_norm)
+    reverted = (", keep norm" if args.keep_norm else "") + (", revert" if args.revert else "")
     swapped = (f", swaps at {args.substitute:g}" if args.substitute else "") + (
         f", confidence {args.min_confidence:g}" if args.min_confidence else "")
     anchored = swapped + (f", anchor {args.anchor:g}" if args.anchor else "") + reverted
@@ -248,9 +248,12 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
                     auto_candidates(args, substitute=swaps["substitute"]),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, **swaps}))
             if args.revert and not prefix:
-                add("shift_auto_no_revert", f"{label}, strength auto{anchored.removesuffix(reverted)}, no revert", by_head,
+                add("shift_auto_no_revert", f"{label}, strength auto{anchored.removesuffix(', revert')}, no revert", by_head,
                     auto_candidates(args, revert=False),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "revert": False}))
+            if args.keep_norm and not prefix:
+                add("shift_auto_free_norm", f"{label}, strength auto{anchored.replace(', keep norm', '')}, norm free",
+                    by_head, auto_candidates(args), lambda texts, goal: editor.shift(texts, goal, **{**auto, "keep_norm": False}))
         add(f"{prefix}shift_{args.strength:g}", f"{label}, strength {args.strength:g}", "none (one decode)", 1,
             lambda texts, goal, p=prefix: editor.shift(texts, p + goal, args.strength))
         if not prefix and "optimize" not in notes:
@@ -282,7 +285,7 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
 def table_rows(rows: list[dict]) -> list[list[str]]:
     return [[r["system"], str(r.get("candidates", 1)), fmt(r["judge_accuracy"]), fmt(r["vader_accuracy"]), fmt(r["self_bleu"]),
              fmt(r["ref1_bleu"]), fmt(r["ref4_bleu"]), fmt(r["gm"]), fmt(r.get("perplexity"), 0),
-             fmt(r.get("unknown_words")), str(r["unchanged"])]
+             fmt(r.get("unknown_words")), fmt(r.get("new_unknown")), str(r["unchanged"])]
             for r in rows]
 
 
@@ -310,7 +313,8 @@ def markdown(result: dict) -> str:
              "JSON). BLEU: corpus BLEU-4 after 13a tokenisation; GM = sqrt(judge x ref4-BLEU). "
              f"PPL (lower = more fluent): perplexity under a {result['judge']['fluency']['description']}; "
              f"Li's dev set scores {result['judge']['fluency']['dev_perplexity']:.0f}; unknown words % = share of output "
-             "words outside its vocabulary (broken words land here). It scores only, like the judge; "
+             "words outside its vocabulary (broken words land here); new unknown % = share of outputs holding an unknown "
+             "word their source does not. It scores only, like the judge; "
              "peers are scored in their own tokenisation (e.g. B-GST's `it ' s`), which costs them a little.", ""]
     if result.get("model"):
         m = result["model"]
@@ -444,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": ("python benchmarks/style_transfer.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(data["sources"]), "quick": args.quick, "strength": args.strength,
                      "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "refine": args.refine,
+                     "keep_norm": args.keep_norm,
                      "substitute": args.substitute, "min_confidence": args.min_confidence,
                      "sweep": args.sweep, "seed": args.seed,
                      "device": args.device, "bleu": "corpus BLEU-4, 13a tokenisation (latentedit.judges.bleu)",

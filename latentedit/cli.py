@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --strength auto: first try swapping words, one per round, for those the decoder "
                             "proposes under the code moved S along the direction (the head picks); texts no swap "
                             "brings to the target are shifted by decoding")
+    shift.add_argument("--keep-norm", action="store_true",
+                       help="scale each moved code back to its source code's norm: the move turns the code toward "
+                            "the direction instead of carrying it away from the codes of real texts")
     text_inputs(shift, trajectory=True)
 
     optimize = command("optimize", run_optimize, "Search the latent space for edits that move property heads to targets.",
@@ -394,7 +397,7 @@ def run_shift(args) -> None:
     _require(editor.directions, args.direction, "direction", "learn one with latentedit learn-direction")
     options = {"max_strength": args.max_strength} if args.max_strength is not None else {}
     options.update(anchor=args.anchor, revert=args.revert, min_gain=args.min_gain, min_confidence=args.min_confidence,
-                   substitute=args.substitute or 0.0)
+                   substitute=args.substitute or 0.0, keep_norm=args.keep_norm)
 
     def process(chunk: list[str]) -> list[dict]:
         return [_result_row(r, args.trajectory) for r in editor.shift(chunk, args.direction, args.strength, **options)]

@@ -247,6 +247,20 @@ class FluencyJudge:
         words = [w for text in _texts(texts, "texts") for w in text.lower().split()]
         return 100.0 * sum(w not in self.vocabulary for w in words) / len(words) if words else 0.0
 
+    def new_unknown_share(self, outputs: Sequence[str], sources: Sequence[str]) -> float:
+        """Percentage (0..100) of outputs holding a word outside the vocabulary that their source
+        does not hold: edits that wrote a broken or unheard-of word, counted per output (a
+        source's own misspellings do not count). Sharper than :meth:`unknown_rate`, which averages
+        over words: one glued word in each of 90% of the outputs is 90% here, a few % there."""
+        if self.vocabulary is None:
+            raise InputError("fit the language model before scoring")
+        outputs, sources = _texts(outputs, "outputs"), _texts(sources, "sources")
+        if len(outputs) != len(sources):
+            raise InputError(f"{len(outputs)} outputs but {len(sources)} sources")
+        broken = sum(bool(set(output.lower().split()) - self.vocabulary - set(source.lower().split()))
+                     for output, source in zip(outputs, sources))
+        return 100.0 * broken / len(outputs) if outputs else 0.0
+
     def perplexity(self, texts: Sequence[str]) -> float:
         """exp(-total log likelihood / total predicted words) over all texts."""
         scores = self.log_likelihoods(texts)
@@ -288,12 +302,14 @@ def unchanged(sources: Sequence[str], outputs: Sequence[str]) -> int:
     return sum(" ".join(a.split()) == " ".join(b.split()) for a, b in zip(sources, outputs))
 
 
-def fluency_scores(outputs: Sequence[str], fluency: FluencyJudge | None) -> dict:
-    """``perplexity`` and ``unknown_words`` (% of words outside its vocabulary) of the outputs under
-    the ``fluency`` language model; both None without one."""
+def fluency_scores(outputs: Sequence[str], fluency: FluencyJudge | None, sources: Sequence[str]) -> dict:
+    """``perplexity``, ``unknown_words`` (% of words outside its vocabulary) and ``new_unknown``
+    (% of outputs with an unknown word their source lacks) of the outputs under the ``fluency``
+    language model; all None without one."""
     if fluency is None:
-        return {"perplexity": None, "unknown_words": None}
-    return {"perplexity": fluency.perplexity(outputs), "unknown_words": fluency.unknown_rate(outputs)}
+        return {"perplexity": None, "unknown_words": None, "new_unknown": None}
+    return {"perplexity": fluency.perplexity(outputs), "unknown_words": fluency.unknown_rate(outputs),
+            "new_unknown": fluency.new_unknown_share(outputs, sources)}
 
 
 def transfer_scores(sources: Sequence[str], outputs: Sequence[str], targets: Sequence[int],
@@ -316,7 +332,7 @@ def transfer_scores(sources: Sequence[str], outputs: Sequence[str], targets: Seq
     scores = {"n": len(outputs), "judge_accuracy": accuracy, "vader_accuracy": vader_accuracy(outputs, targets),
               "self_bleu": bleu(outputs, sources, tokenize), "ref1_bleu": None, "ref4_bleu": None, "gm": None,
               "unchanged": unchanged(sources, outputs),
-              **fluency_scores(outputs, fluency)}
+              **fluency_scores(outputs, fluency, sources)}
     if references is not None:
         refs = [[r] if isinstance(r, str) else list(r) for r in references]
         scores["ref1_bleu"] = bleu(outputs, [r[0] for r in refs], tokenize)
@@ -337,4 +353,4 @@ def formality_scores(sources: Sequence[str], outputs: Sequence[str], judge: Form
     return {"n": len(outputs), "source_rating": float(before.mean()), "output_rating": float(after.mean()),
             "gain": float(after.mean() - before.mean()), "improved_share": 100.0 * float(np.mean(after > before)),
             "self_bleu": bleu(outputs, sources, tokenize), "unchanged": unchanged(sources, outputs),
-            **fluency_scores(outputs, fluency)}
+            **fluency_scores(outputs, fluency, sources)}

@@ -140,13 +140,16 @@ def test_style_transfer_with_word_swaps_adds_the_row_without_them(data_root, mod
 def test_style_transfer_swaps_row_beside_a_headline_without_swaps(data_root, model_folder, tmp_path):
     out = tmp_path / "st.json"
     argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "", "--quick",
-            "--revert", "--swaps-row", "1:0.6", "--refine", "2"]
+            "--revert", "--swaps-row", "1:0.6", "--refine", "2", "--keep-norm"]
     assert _load("style_transfer").main(argv) == 0
     result = json.loads(out.read_text())
     rows = {r["key"]: r for r in result["rows"]}
     assert result["settings"]["refine"] == 2 and any("refined 2 steps" in note for note in result["notes"])
-    assert rows["shift_auto"]["system"] == "latentedit shift, strength auto, revert"
-    assert rows["shift_auto_swaps"]["system"] == "latentedit shift, strength auto, swaps at 1, confidence 0.6, revert"
+    assert rows["shift_auto"]["system"] == "latentedit shift, strength auto, keep norm, revert"
+    assert rows["shift_auto_swaps"]["system"] == "latentedit shift, strength auto, swaps at 1, confidence 0.6, keep norm, revert"
+    assert rows["shift_auto_free_norm"]["system"] == "latentedit shift, strength auto, revert, norm free"
+    assert result["settings"]["keep_norm"] and all(0.0 <= r["new_unknown"] <= 100.0 for r in rows.values())
+    assert "new unknown %" in out.with_suffix(".md").read_text()
     assert rows["shift_auto_swaps"]["candidates"] == "3/word x 4 swaps + 8 + reverts"
     assert "shift_auto_no_swaps" not in rows
     for bad in (["--swaps-row", "3"], ["--swaps-row", "0:0.5"], ["--swaps-row", "3:1.5"], ["--swaps-row", "a:b"],
@@ -188,11 +191,13 @@ def test_formality_with_a_model(data_root, model_folder, tmp_path, capsys):
 def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_folder, tmp_path, capsys):
     out = tmp_path / "ad.json"
     argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--per-half", "5",
-            "--anchors", "0,1e4", "--strengths", "1", "--max-strengths", "2", "--grid", "2", "--refines", "0,3"]
+            "--anchors", "0,1e4", "--strengths", "1", "--max-strengths", "2", "--grid", "2", "--refines", "0,3",
+            "--keep-norms", "0,1"]
     assert _load("anchor_dev").main(argv) == 0
     result = json.loads(out.read_text())
     assert {r["refine"] for r in result["rows"]} == {0, 3}  # every setting at each refine
-    rows = {(r["anchor"], r["strength"], r["revert"]): r for r in result["rows"] if r["refine"] == 0}
+    assert {r["keep_norm"] for r in result["rows"] if r["max_strength"]} == {False, True}  # every auto setting both ways
+    rows = {(r["anchor"], r["strength"], r["revert"]): r for r in result["rows"] if r["refine"] == 0 and not r["keep_norm"]}
     assert set(rows) == {(a, s, r) for a in (0.0, 1e4) for s, r in (("1", False), ("auto <= 2", False), ("auto <= 2", True))}
     rows.update({key[:2]: row for key, row in rows.items() if not key[2]})
     assert rows[(1e4, "1")]["self_bleu"] == pytest.approx(100.0)  # so strong an anchor copies the source
@@ -212,7 +217,7 @@ def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_fold
         assert row["perplexity"] == pytest.approx(row["perplexity_ratio"] * result["settings"]["source_perplexity"])
     assert capsys.readouterr().out.strip().splitlines()[-1] == (
         f"refine={best['refine']} anchor={best['anchor']:g} max_strength=2 revert={best['revert']} substitute=0 "
-        "min_confidence=0")
+        f"min_confidence=0 keep_norm={best['keep_norm']}")
     assert "Chosen" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
         _load("anchor_dev").main(["--anchors", "-1"])
@@ -276,13 +281,14 @@ def test_formality_with_an_anchor_adds_the_unanchored_row(data_root, model_folde
 def test_formality_with_a_min_gain_adds_the_any_gain_row(data_root, model_folder, tmp_path):
     out = tmp_path / "fo.json"
     argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "0",
-            "--min-gain", "0.3", "--revert"]
+            "--min-gain", "0.3", "--revert", "--keep-norm"]
     assert _load("formality").main(argv) == 0
     result = json.loads(out.read_text())
     rows = {r["key"]: r for r in result["rows"]}
-    assert rows["shift_auto"]["system"] == "latentedit shift, strength auto, min gain 0.3, revert"
-    assert rows["shift_auto_any_gain"]["system"] == "latentedit shift, strength auto, any gain, revert"
-    assert rows["shift_auto_no_revert"]["system"] == "latentedit shift, strength auto, min gain 0.3, no revert"
+    assert rows["shift_auto"]["system"] == "latentedit shift, strength auto, min gain 0.3, keep norm, revert"
+    assert rows["shift_auto_any_gain"]["system"] == "latentedit shift, strength auto, any gain, keep norm, revert"
+    assert rows["shift_auto_no_revert"]["system"] == "latentedit shift, strength auto, min gain 0.3, keep norm, no revert"
+    assert rows["shift_auto_free_norm"]["system"] == "latentedit shift, strength auto, min gain 0.3, norm free, revert"
     assert "shift_auto_unanchored" not in rows
     assert result["settings"]["min_gain"] == 0.3
     # a larger required gain never stops a text at a smaller strength
@@ -293,18 +299,19 @@ def test_formality_dev_picks_the_largest_gain_that_keeps_self_bleu(data_root, mo
     out = tmp_path / "fd.json"
     argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sentences", "6",
             "--anchors", "0,1e4", "--min-gains", "0,0.5", "--max-strength", "2", "--grid", "2", "--min-self-bleu", "0",
-            "--refines", "0,3"]
+            "--refines", "0,3", "--keep-norms", "0,1"]
     assert _load("formality_dev").main(argv) == 0
     result = json.loads(out.read_text())
-    rows = {(r["refine"], r["anchor"], r["min_gain"]): r for r in result["rows"]}
-    assert set(rows) == {(n, a, g) for n in (0, 3) for a in (0.0, 1e4) for g in (0.0, 0.5)}
+    rows = {(r["refine"], r["keep_norm"], r["anchor"], r["min_gain"]): r for r in result["rows"]}
+    assert set(rows) == {(n, k, a, g) for n in (0, 3) for k in (False, True) for a in (0.0, 1e4) for g in (0.0, 0.5)}
     limit = 1.5 * result["settings"]["source_unknown_words"]
     fluent = [r for r in result["rows"] if r["unknown_words"] <= limit]  # every row keeps self-BLEU >= 0
     chosen = result["chosen"]
     assert chosen == {**max(fluent or result["rows"], key=lambda r: r["gain"]), "kept": True, "fluent": bool(fluent)}
     assert all(r["perplexity"] > 1.0 and 0.0 <= r["unknown_words"] <= 100.0 for r in result["rows"])
     assert capsys.readouterr().out.strip().splitlines()[-1] == (f"refine={chosen['refine']} anchor={chosen['anchor']:g} "
-                                                               f"min_gain={chosen['min_gain']:g} substitute=0")
+                                                               f"min_gain={chosen['min_gain']:g} substitute=0 "
+                                                               f"keep_norm={chosen['keep_norm']}")
     assert "Chosen" in out.with_suffix(".md").read_text()
     strict = ["--data", str(data_root), "--model", str(model_folder), "--out", str(tmp_path / "fd2.json"), "--sentences", "6",
               "--anchors", "0", "--min-gains", "0", "--max-strength", "2", "--grid", "2", "--min-self-bleu", "101"]

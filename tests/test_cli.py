@@ -472,6 +472,16 @@ def test_shift_substitutes_words_with_a_least_confidence(run, model):
         assert code == 2 and message in err, (flags, err)
 
 
+def test_shift_keeps_the_norm(run, model):
+    text = "the food was awful ."
+    for flags, options in ((["--strength", "4"], {"strength": 4.0}),
+                           (["--strength", "auto", "--max-strength", "8"], {"strength": "auto", "max_strength": 8.0})):
+        code, out, err = run("shift", "--model", model, "--direction", "positive", *flags, "--keep-norm", "--json", text)
+        assert code == 0, err
+        expected = LatentEditor.load(model).shift(text, "positive", keep_norm=True, **options)
+        assert json_lines(out)[0]["text"] == expected.text
+
+
 def test_shift_and_optimize_revert(run, model):
     text = "the food was awful ."
     code, out, err = run("shift", "--model", model, "--direction", "positive", "--strength", "auto", "--max-strength",

@@ -138,6 +138,20 @@ def test_shift_adds_strength_times_the_vector(review_editor, negatives):
         assert r.text == review_editor.decode(code + 0.7 * vector)
 
 
+def test_shift_keeping_the_norm_turns_each_code_toward_the_direction(review_editor, negatives):
+    editor, codes = review_editor, review_editor.encode(negatives)
+    vector = editor.directions["positive"].vector
+    for r, code in zip(editor.shift(negatives, "positive", strength=3.0, keep_norm=True), codes):
+        expected = (code + 3.0 * vector) * code.norm() / (code + 3.0 * vector).norm()
+        assert torch.allclose(r.latent, expected, atol=1e-5) and r.latent.norm() == pytest.approx(float(code.norm()), rel=1e-5)
+        assert r.text == editor.decode(expected)
+    auto = editor.shift(negatives, "positive", strength="auto", max_strength=6.0, grid=4, keep_norm=True)
+    for r, code in zip(auto, codes):
+        assert r.strength in (1.5, 3.0, 4.5, 6.0) and r.latent.norm() == pytest.approx(float(code.norm()), rel=1e-5)
+    with pytest.raises(InputError, match="keep_norm"):
+        editor.shift(negatives, "positive", keep_norm="yes")
+
+
 def test_shift_moves_along_the_head_and_negative_strength_moves_back(review_editor, negatives, positives):
     editor = review_editor
     up = editor.shift(negatives, "positive", strength=1.5)

@@ -184,6 +184,12 @@ def test_fluency_judge_counts_unknown_words():
     assert lm.unknown_rate(["the food was great ."]) == 0.0
     assert lm.unknown_rate(["the fooood was greatider ."]) == pytest.approx(40.0)
     assert lm.unknown_rate(["the food", "cold pasta"]) == pytest.approx(50.0) and lm.unknown_rate([""]) == 0.0
+    # per output: an unknown word counts only where the source lacks it
+    sources = ["the fooood was cold .", "the food was cold .", "the food was cold ."]
+    assert lm.new_unknown_share(["the fooood was great .", "the food was great .", "the greatider ."], sources) \
+        == pytest.approx(100 / 3)
+    with pytest.raises(InputError, match="2 outputs but 3 sources"):
+        lm.new_unknown_share(["a", "b"], sources)
 
 
 def test_transfer_and_formality_scores_report_fluency_with_a_language_model(judge):
@@ -193,5 +199,6 @@ def test_transfer_and_formality_scores_report_fluency_with_a_language_model(judg
     assert transfer_scores(NEGATIVE, POSITIVE, [1] * 8, None, judge)["perplexity"] is None
     rater = FormalityJudge().fit(POSITIVE + NEGATIVE, [float(i % 3) for i in range(16)])
     scores = formality_scores(NEGATIVE, ["zzz qqq"] * 8, rater, fluency=lm)
-    assert scores["unknown_words"] == 100.0 and scores["perplexity"] > lm.perplexity(NEGATIVE)
+    assert scores["unknown_words"] == 100.0 and scores["new_unknown"] == 100.0 and scores["perplexity"] > lm.perplexity(NEGATIVE)
+    assert formality_scores(NEGATIVE, NEGATIVE, rater, fluency=lm)["new_unknown"] == 0.0
     assert formality_scores(NEGATIVE, NEGATIVE, rater)["unknown_words"] is None
