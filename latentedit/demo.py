@@ -26,13 +26,15 @@ HELD_OUT_PER_CLASS = 10
 DEMO_REVIEWS = ["the food was cold and the service was slow .", "i would not recommend this place to anyone ."]
 DEMO_INFORMAL = ["hey whats up , u coming tonight ?", "lol that movie was sooo bad"]
 DEMO_TWEET = "Thank you to everyone who came out tonight. We will win!"
-# The shifts keep the source's wording (anchoring, then reverting spans the edit did not need) with
-# the settings chosen on dev for the shipped model: benchmarks/anchor_dev.py on Yelp dev for
-# sentiment, benchmarks/formality_dev.py for formality (benchmarks/results/*_dev*.md). Word swaps
-# lost on formality dev, and on Yelp dev their outputs were far less fluent than the sources.
+# The shifts keep the source's wording (anchoring or word swaps, then reverting spans the edit did
+# not need) with the settings chosen on dev for the shipped model: benchmarks/anchor_dev.py on Yelp
+# dev for sentiment, benchmarks/formality_dev.py for formality (benchmarks/results/*_dev*.md). On
+# Yelp dev word swaps were far less fluent than the sources; on formality dev, decoded shifts wrote
+# a broken word in 9 of 10 outputs and swaps won.
 # "refine" is the editor's setting (steps that refine the source codes), the rest shift's arguments.
-DEMO_SHIFTS = {"positive": {"max_strength": 9.0, "anchor": 10.0, "revert": True, "refine": 10},
-               "formal": {"max_strength": 12.0, "anchor": 20.0, "revert": True, "min_gain": 0.75, "refine": 20}}
+DEMO_SHIFTS = {"positive": {"max_strength": 14.0, "anchor": 10.0, "revert": True, "keep_norm": True, "refine": 10},
+               "formal": {"max_strength": 12.0, "revert": True, "min_gain": 1.0, "substitute": 4.0, "keep_norm": True,
+                          "refine": 20}}
 DEMO_REFINE = 10  # refine steps of the reconstruction table: 99% of Yelp dev comes back exactly
 
 

@@ -234,7 +234,7 @@ def test_anchor_dev_measures_word_swaps_and_confidences(data_root, model_folder,
     best = result["chosen"]
     assert best["score"] == max(r["score"] for r in result["rows"] if r["perplexity_ratio"] <= 1.8 or not best["fluent"])
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith(
-        f"substitute={best['substitute']:g} min_confidence={best['min_confidence']:g}")
+        f"substitute={best['substitute']:g} min_confidence={best['min_confidence']:g} keep_norm=False")
     assert "--confidences 0,0.9" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
         _load("anchor_dev").main(["--confidences", "1.5"])
