@@ -224,10 +224,11 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
 
     auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor, revert=args.revert,
                 substitute=args.substitute, min_confidence=args.min_confidence, keep_norm=args.keep_norm)
-    reverted = (", keep norm" if args.keep_norm else "") + (", revert" if args.revert else "")
+    # the settings a row label names after the anchor
+    after_anchor = (", keep norm" if args.keep_norm else "") + (", revert" if args.revert else "")
     swapped = (f", swaps at {args.substitute:g}" if args.substitute else "") + (
         f", confidence {args.min_confidence:g}" if args.min_confidence else "")
-    anchored = swapped + (f", anchor {args.anchor:g}" if args.anchor else "") + reverted
+    anchored = swapped + (f", anchor {args.anchor:g}" if args.anchor else "") + after_anchor
     swaps = dict(zip(("substitute", "min_confidence"), args.swaps_row or ()))  # the --swaps-row settings
     by_head = f"the model's {HEAD!r} head on the re-encoded decoded text (smallest strength it scores as the target)"
     for prefix, label in (("", "latentedit shift"), ("random_", "random direction, equal norm")):
@@ -235,7 +236,7 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
             add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates(args),
                 lambda texts, goal, p=prefix: editor.shift(texts, p + goal, **auto))
             if args.anchor and not prefix:
-                add("shift_auto_unanchored", f"{label}, strength auto{swapped}, no anchor{reverted}", by_head,
+                add("shift_auto_unanchored", f"{label}, strength auto{swapped}, no anchor{after_anchor}", by_head,
                     auto_candidates(args, anchor=0.0),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "anchor": 0.0}))
             if args.substitute and not prefix:
