@@ -192,6 +192,17 @@ def write_text(text: str, path: Path) -> None:
         stream.write(text)
 
 
+def write_outputs(folder: Path, outputs: dict[str, list[str]]) -> None:
+    """Each row's outputs as ``folder/<key>.txt``, one text per line; the .txt files of rows that
+    this run does not have are removed, so the folder never holds a stale row."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.txt"):
+        if stale.stem not in outputs:
+            stale.unlink()
+    for key, texts in outputs.items():
+        write_text("".join(t.replace("\n", " ") + "\n" for t in texts), folder / f"{key}.txt")
+
+
 def fmt(value, digits: int = 1) -> str:
     if value is None:
         return "-"

@@ -62,6 +62,7 @@ from common import (
     stopwatch,
     truncated_count,
     write_json,
+    write_outputs,
     write_text,
 )
 
@@ -281,10 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if outputs:
         folder = out.parent / f"{out.stem}_outputs"
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text("".join(t + "\n" for t in sources), folder / "sources.txt")
-        for key, texts in outputs.items():
-            write_text("".join(t.replace("\n", " ") + "\n" for t in texts), folder / f"{key}.txt")
+        write_outputs(folder, {"sources": sources, **outputs})
         result["outputs"] = str(folder)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     write_json(result, out)

@@ -91,6 +91,7 @@ from common import (
     stopwatch,
     truncated_count,
     write_json,
+    write_outputs,
     write_text,
 )
 
@@ -462,9 +463,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if outputs:
         folder = out.parent / f"{out.stem}_outputs"
-        folder.mkdir(parents=True, exist_ok=True)
-        for key, texts in outputs.items():
-            write_text("".join(t.replace("\n", " ") + "\n" for t in texts), folder / f"{key}.txt")
+        write_outputs(folder, outputs)
         result["outputs"] = str(folder)
     result["plot"] = str(out.with_suffix(".png"))
     plot(result, out.with_suffix(".png"))

@@ -116,11 +116,12 @@ def choose_pairs(texts: Sequence[str], pairs: int, seed: int = 0) -> list[tuple[
 
 
 def interpolation_paths(editor, pairs: Sequence[tuple[str, str]], steps: int = 11, method: str = "slerp",
-                        refine: int | None = None) -> list[list[str]]:
-    """Greedy decodings of ``steps`` evenly spaced codes from each pair's first code to its second
-    (ends included), as :meth:`LatentEditor.interpolate` but encoding and decoding in batches; the
-    ends' codes are refined ``refine`` steps (None: the editor's setting)."""
-    from .editor import lerp, slerp
+                        refine: int | None = None, num_beams: int = 1) -> list[list[str]]:
+    """Decodings of ``steps`` evenly spaced codes from each pair's first code to its second (ends
+    included), as :meth:`LatentEditor.interpolate` but encoding and decoding in batches: greedy, or
+    beam search with ``num_beams`` > 1; the ends' codes are refined ``refine`` steps (None: the
+    editor's setting)."""
+    from .editor import beam_options, lerp, slerp
 
     if not pairs:
         return []
@@ -128,7 +129,7 @@ def interpolation_paths(editor, pairs: Sequence[tuple[str, str]], steps: int = 1
     codes = editor.encode([text for pair in pairs for text in pair], refine=refine).view(len(pairs), 2, -1)
     ts = torch.linspace(0.0, 1.0, steps)
     path = torch.stack([blend(a, b, float(t)) for a, b in codes for t in ts])  # (P*steps, D)
-    texts = editor.decode(path)
+    texts = editor.decode(path, **beam_options(num_beams))
     return [texts[i * steps : (i + 1) * steps] for i in range(len(pairs))]
 
 

@@ -6,6 +6,9 @@ import json
 import pytest
 from scripts import load_script
 
+from latentedit import LatentEditor
+from latentedit.evaluation import choose_pairs
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 LINES = ["x = compute(a, b)", "return self._cache[key]", "import os", "total += len(items)",
@@ -31,3 +34,23 @@ def test_refine_study_reports_each_step_count(tmp_path, capsys):
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(SystemExit):
         load_script("benchmarks", "refine", "bench").main(["--steps", "-1"])
+
+
+def test_interpolation_beams_compares_beam_counts_with_greedy(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for split in ("valid", "test"):
+        (corpus / f"{split}.txt").write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    out = tmp_path / "beams.json"
+    bench = load_script("benchmarks", "interpolation_beams", "beams_bench")
+    assert bench.main(["--corpus", str(corpus), "--splits", "valid", "--beams", "1,3", "--pairs", "2", "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["splits"]["valid"]["rows"]
+    assert [r["beams"] for r in rows] == [1, 3] and all(r["slerp"]["inner_points"] == 18 for r in rows)
+    editor, first = LatentEditor.load("python-lines"), choose_pairs(LINES, 2, seed=0)[0]
+    for row in rows:  # each row decodes its paths with its own beam count
+        assert row["slerp_sample"] == [p.text for p in editor.interpolate(*first, num_beams=row["beams"])]
+    assert 0.0 <= rows[1]["lerp"]["valid_share"] <= 1.0 and len(rows[1]["slerp_sample"]) == 11
+    assert "| beams |" in out.with_suffix(".md").read_text()
+    for bad in (["--beams", "4,8"], ["--splits", "train"], ["--beams", "1,x"]):
+        with pytest.raises(SystemExit):
+            bench.main(bad)

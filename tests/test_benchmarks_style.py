@@ -101,6 +101,8 @@ def test_style_transfer_peers_and_baselines_without_a_model(data_root, tmp_path,
 
 def test_style_transfer_with_a_model(data_root, model_folder, tmp_path, capsys):
     out = tmp_path / "st.json"
+    (tmp_path / "st_outputs").mkdir()
+    (tmp_path / "st_outputs" / "a_dropped_row.txt").write_text("from an earlier run\n")
     argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "0,1", "--quick",
             "--anchor", "2", "--revert"]
     assert _load("style_transfer").main(argv) == 0
@@ -120,6 +122,7 @@ def test_style_transfer_with_a_model(data_root, model_folder, tmp_path, capsys):
     assert [p["strength"] for p in result["sweep"]["learned_anchored"]] == [0.0, 1.0]
     assert result["sweep"]["learned_anchored"][0]["self_bleu"] >= result["sweep"]["learned"][0]["self_bleu"]
     texts = (out.parent / "st_outputs" / "shift_auto.txt").read_text().splitlines()
+    assert not (out.parent / "st_outputs" / "a_dropped_row.txt").exists()  # no stale row survives a run
     assert len(texts) == 100 and result["settings"]["sentences"] == 100
 
 

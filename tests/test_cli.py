@@ -222,6 +222,11 @@ def test_reconstruct_encode_interpolate_sample(run, model, tmp_path):
     code, out, err = run("interpolate", "--model", model, "--steps", "3", "--json", "the food was great .", "a sad cafe .")
     assert code == 0, err
     assert [p["t"] for p in json_lines(out)] == [0.0, 0.5, 1.0]
+    code, out, err = run("interpolate", "--model", model, "--steps", "3", "--beams", "2", "--json", "the food was great .",
+                         "a sad cafe .")
+    expected = LatentEditor.load(model).interpolate("the food was great .", "a sad cafe .", steps=3, num_beams=2)
+    assert code == 0 and [p["text"] for p in json_lines(out)] == [p.text for p in expected], err
+    assert run("interpolate", "--model", model, "--beams", "0", "a", "b")[0] == 2
     code, out, err = run("sample", "--model", model, "-n", "2", "--seed", "1")
     assert code == 0, err
     assert "text" in out

@@ -100,6 +100,11 @@ def test_interpolate_ends_at_the_two_texts(review_editor):
         review_editor.interpolate(a, b, steps=1)
     with pytest.raises(InputError):
         review_editor.interpolate(a, b, method="cubic")
+    beamed = review_editor.interpolate(a, b, steps=5, num_beams=3)
+    assert [p.text for p in beamed] == review_editor.decode(torch.stack([p.latent for p in beamed]), method="beam", num_beams=3)
+    assert [p.text for p in review_editor.interpolate(a, b, steps=5, num_beams=1)] == [p.text for p in points]
+    with pytest.raises(InputError, match="num_beams"):
+        review_editor.interpolate(a, b, num_beams=0)
 
 
 def test_sample_and_neighbors_are_seeded(review_editor):

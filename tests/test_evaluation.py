@@ -200,6 +200,8 @@ def test_interpolation_paths_end_at_the_reconstructions(review_model, review_cor
         paths = interpolation_paths(editor, pairs, steps=5, method=method)
         assert [len(p) for p in paths] == [5, 5, 5]
         assert [(p[0], p[-1]) for p in paths] == pairs  # the model reconstructs every review
+    beamed = interpolation_paths(editor, pairs, steps=5, num_beams=2)
+    assert [p[2] for p in beamed] == [editor.interpolate(a, b, steps=5, num_beams=2)[2].text for a, b in pairs]
 
 
 def test_probe_compares_codes_and_tfidf_on_the_same_folds():
