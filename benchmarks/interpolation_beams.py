@@ -74,8 +74,8 @@ def markdown(result: dict) -> str:
              f"{result['environment']['date']}; model {result['model']}. 11 points between each pair's codes (the "
              "encoder's), the 9 inner ones scored: valid = inner points `ast.parse` accepts; valid + new = valid and "
              "unlike both decoded ends; distinct = distinct inner texts per path; ends valid = decoded ends that parse. "
-             "time = decoding seconds relative to greedy (1 beam) in the same run. Beam counts are chosen on the valid "
-             "split; the test split (the model card's) only reports.", ""]
+             "time = decoding seconds relative to greedy (1 beam) in the same run, one measurement each (a rough cost, not a "
+             "speed benchmark). Beam counts are chosen on the valid split; the test split (the model card's) only reports.", ""]
     headers = ["beams", "slerp valid %", "slerp valid + new %", "slerp distinct %", "lerp valid %", "lerp valid + new %",
                "lerp distinct %", "ends valid %", "time (x greedy)"]
     for split, block in result["splits"].items():

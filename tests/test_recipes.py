@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from scripts import load_script, write_lines
 
+from latentedit import LatentEditor
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -161,6 +163,11 @@ def test_python_interpolation(model_folder, tmp_path, capsys):
         scores = result["scores"][method]
         assert scores["inner_points"] == 6 and 0 <= scores["valid_share"] <= 1 and 0 <= scores["new_share"] <= 1
         assert scores["sources_valid_share"] == 1.0 and all(len(path) == 5 for path in result["paths"][method])
+    assert _load("python_interpolation").main(argv + ["--beams", "3"]) == 0
+    beamed = json.loads(out.read_text())
+    editor = LatentEditor.load(model_folder)
+    a, b = beamed["pairs"][0]
+    assert beamed["beams"] == 3 and beamed["paths"]["slerp"][0] == [p.text for p in editor.interpolate(a, b, 5, num_beams=3)]
 
 
 def test_python_interpolation_without_the_model(tmp_path, capsys):

@@ -198,6 +198,8 @@ standard library, so another Python version gives a slightly different corpus):
 
 **Limits.** Under-trained against the goals it was built for (reconstruction token accuracy
 >= 95% and >= 95% valid interpolation points): see the metrics below, measured on the test split.
+Beam search (`interpolate(..., num_beams=8)`) makes more inner points parse than the greedy
+decoding below: `python benchmarks/interpolation_beams.py` (benchmarks/results/interpolation_beams.md).
 {refined_note}
 ## Metrics (test split: never trained on, never used to choose anything; greedy decoding)
 
