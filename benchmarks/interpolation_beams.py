@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 import torch
-from common import RESULTS, environment, fmt, load_editor, markdown_table, write_json, write_text
+from common import RESULTS, environment, fmt, interpolation_scores, load_editor, markdown_table, write_json, write_text
 
-from latentedit.evaluation import choose_pairs, interpolation_paths, score_interpolations
+from latentedit.evaluation import choose_pairs
 from latentedit.python_lines import build_python_lines
 
 PYTHON_CORPUS = Path("runs/regularizers/python-corpus")  # where benchmarks/regularizers.py builds it
@@ -60,13 +60,8 @@ def parse_args(argv):
 def measure(editor, pairs: list[tuple[str, str]], beams: int) -> dict:
     """One row: slerp and lerp scores of the pairs' paths decoded with ``beams`` beams, and the seconds."""
     start = time.perf_counter()
-    row = {"beams": beams}
-    for method in ("slerp", "lerp"):
-        paths = interpolation_paths(editor, pairs, method=method, num_beams=beams)
-        row[method] = score_interpolations(paths, "python", pairs)
-        row[f"{method}_sample"] = paths[0]
-    row["seconds"] = time.perf_counter() - start
-    return row
+    scores, _ = interpolation_scores(editor, pairs, "python", num_beams=beams)
+    return {"beams": beams, **scores, "seconds": time.perf_counter() - start}
 
 
 def markdown(result: dict) -> str:

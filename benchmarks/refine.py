@@ -26,10 +26,21 @@ from pathlib import Path
 
 import torch
 from anchor_dev import dev_judges
-from common import RESULTS, environment, fmt, load_editor, markdown_table, pyplot, save_figure, write_json, write_text
+from common import (
+    RESULTS,
+    environment,
+    fmt,
+    interpolation_scores,
+    load_editor,
+    markdown_table,
+    pyplot,
+    save_figure,
+    write_json,
+    write_text,
+)
 
 from latentedit import datasets
-from latentedit.evaluation import choose_pairs, interpolation_paths, reconstruction_metrics, score_interpolations
+from latentedit.evaluation import choose_pairs, reconstruction_metrics
 from latentedit.python_lines import build_python_lines
 
 MODELS = {"default": "text", "python-lines": "python"}
@@ -75,12 +86,11 @@ def measure(editor, texts: list[str], kind: str, steps: int, pairs: list[tuple[s
     start = time.perf_counter()
     section, _ = reconstruction_metrics(editor, texts, refine=steps)
     row = {"refine": steps, "seconds": time.perf_counter() - start, **{k: v for k, v in section.items() if k != "samples"}}
-    for method in ("slerp", "lerp"):
-        paths = interpolation_paths(editor, pairs, method=method, refine=steps)
-        row[method] = score_interpolations(paths, kind, pairs)
-        if fluency is not None:
-            row[method]["inner_perplexity"] = fluency.perplexity([text for path in paths for text in path[1:-1]])
-        row[f"{method}_sample"] = paths[0]
+    scores, paths = interpolation_scores(editor, pairs, kind, refine=steps)
+    row.update(scores)
+    if fluency is not None:
+        for method, found in paths.items():
+            row[method]["inner_perplexity"] = fluency.perplexity([text for path in found for text in path[1:-1]])
     return row
 
 
