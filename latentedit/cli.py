@@ -274,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--metrics", metavar="FILE", help="a trainer's metrics.jsonl to plot training curves from "
                             "(default: metrics.jsonl beside the model folder, when there is one)")
     evaluation.add_argument("--seed", type=int, default=0, help="seed of pairs, samples and tests (default: %(default)s)")
+    evaluation.add_argument("--beams", type=_positive_int, default=1, metavar="N",
+                            help="decode interpolation points by beam search with N beams (default: %(default)s, greedy)")
 
     train = command("train", run_train, "Train a model from a TOML config (see trainers/configs).", model=False)
     train.add_argument("rest", nargs=argparse.REMAINDER, help="arguments of python -m trainers.train")
@@ -593,7 +595,8 @@ def run_eval(args) -> None:
     else:
         checked_path(metrics)
     report = evaluate(str(folder), texts, labels, kind=args.kind, pairs=args.pairs, k=args.k, out_dir=args.out,
-                      seed=args.seed, metrics_path=metrics, iw_examples=args.iw_examples, refine=args.refine)
+                      seed=args.seed, metrics_path=metrics, iw_examples=args.iw_examples, refine=args.refine,
+                      num_beams=args.beams)
     if args.json:
         print(json.dumps(json_safe(report)))
         return
@@ -610,7 +613,8 @@ def run_eval(args) -> None:
     for method in ("slerp", "lerp"):
         scores = inter[method]
         valid = f", valid {number(scores['valid_share'])}" if "valid_share" in scores else ""
-        rows.append((f"{method}: {inter['pairs']} pairs", f"distinct {number(scores['distinct_share'])}, "
+        beams = f", {inter['beams']} beams" if inter["beams"] > 1 else ""
+        rows.append((f"{method}: {inter['pairs']} pairs{beams}", f"distinct {number(scores['distinct_share'])}, "
                                                           f"new {number(scores['new_share'])}{valid}"))
     if probe is not None:
         rows.append(("probe accuracy codes / TF-IDF", probe.get("skipped") or

@@ -520,7 +520,7 @@ def evaluate(editor_or_model_path, texts: Sequence[str], labels: Sequence | None
              pairs: int = 50, k: int = 50, out_dir: str | Path | None = None, seed: int = 0, *,
              steps: int = 11, metrics_path: str | Path | None = None, iw_examples: int | None = 512,
              mmd_samples: int = 1000, permutations: int = 200, folds: int = 5, batch_size: int = 256,
-             refine: int | None = None) -> dict:
+             refine: int | None = None, num_beams: int = 1) -> dict:
     """Run every evaluation on ``texts`` (held-out data) and return the report (see the module doc).
 
     editor_or_model_path: a LatentEditor, a TransformerVAE with its tokenizer, or a model folder /
@@ -530,7 +530,8 @@ def evaluate(editor_or_model_path, texts: Sequence[str], labels: Sequence | None
     interpolation.png, kl_per_dimension.png and, given a trainer's ``metrics_path``,
     training_curves.png. ``refine`` > 0 refines the codes that reconstructions and interpolations
     start from (see :mod:`latentedit.refine`; None: the editor's setting); the latent health and
-    the probe always describe the encoder's posterior. The same seed gives the same report.
+    the probe always describe the encoder's posterior. ``num_beams`` > 1 decodes the interpolation
+    points by beam search instead of greedily. The same seed gives the same report.
     """
     editor = _as_editor(editor_or_model_path)
     texts = _check_texts(texts)
@@ -543,6 +544,7 @@ def evaluate(editor_or_model_path, texts: Sequence[str], labels: Sequence | None
                                ("folds", folds, 2), ("mmd_samples", mmd_samples, 2)):
         check_int(name, value, minimum=least)
     refine = editor.refine if refine is None else check_int("refine", refine, minimum=0)
+    num_beams = check_int("num_beams", num_beams, minimum=1)
     if metrics_path is not None and not Path(metrics_path).is_file():
         raise InputError(f"metrics file {metrics_path} not found")
     model = editor.model
@@ -562,8 +564,8 @@ def evaluate(editor_or_model_path, texts: Sequence[str], labels: Sequence | None
     health.update(distortion=iw["distortion"], elbo=-(iw["distortion"] + rate_on_chosen), iw=iw)
 
     chosen_pairs = choose_pairs(texts, pairs, seed)
-    paths = {method: interpolation_paths(editor, chosen_pairs, steps, method, refine) for method in ("slerp", "lerp")}
-    interpolation = {"steps": steps, "pairs": len(chosen_pairs), "refine": refine,
+    paths = {method: interpolation_paths(editor, chosen_pairs, steps, method, refine, num_beams) for method in ("slerp", "lerp")}
+    interpolation = {"steps": steps, "pairs": len(chosen_pairs), "refine": refine, "beams": num_beams,
                      **{m: score_interpolations(p, kind, chosen_pairs) for m, p in paths.items()}}
     ts = [round(float(t), 4) for t in torch.linspace(0.0, 1.0, steps)]
     interpolation["samples"] = [{"start": a, "end": b, "t": ts, "slerp": paths["slerp"][i], "lerp": paths["lerp"][i]}

@@ -231,7 +231,11 @@ def test_evaluate_python_kind_and_input_checks(review_model, review_corpus, tmp_
     assert report["health"]["iw"]["k"] == 2 and report["health"]["iw"]["examples"] == 24
     again = evaluate(editor, texts, kind="python", pairs=2, k=2, seed=3, permutations=20)
     assert json.dumps(again, sort_keys=True) == json.dumps(report, sort_keys=True)  # same seed, same report
-    for bad in (dict(kind="java"), dict(k=0), dict(pairs=-1), dict(labels=["a"])):
+    beamed = evaluate(editor, texts, kind="python", pairs=2, k=2, seed=3, permutations=20, num_beams=2)
+    pairs = choose_pairs(texts, 2, seed=3)
+    assert beamed["interpolation"]["beams"] == 2 and report["interpolation"]["beams"] == 1
+    assert beamed["interpolation"]["samples"][0]["lerp"] == interpolation_paths(editor, pairs, method="lerp", num_beams=2)[0]
+    for bad in (dict(kind="java"), dict(k=0), dict(pairs=-1), dict(labels=["a"]), dict(num_beams=0)):
         with pytest.raises(InputError):
             evaluate(editor, texts, **bad)
     with pytest.raises(InputError):
@@ -271,6 +275,9 @@ def test_cli_eval_end_to_end(review_model, review_corpus, tmp_path, capsys):
     assert "bleu" in stdout.lower() and "refined 3 steps" in stdout
     refined = json.loads((tmp_path / "eval2" / "report.json").read_text())
     assert refined["examples"] == 10 and refined["reconstruction"]["refine"] == refined["interpolation"]["refine"] == 3
-    assert report["reconstruction"]["refine"] == 0
+    assert report["reconstruction"]["refine"] == 0 and refined["interpolation"]["beams"] == 1
+    code = cli.main(["eval", "--model", str(tmp_path / "run" / "model"), "--data", str(tmp_path / "test.tsv"),
+                     "--out", str(tmp_path / "eval3"), "--pairs", "1", "--k", "1", "--max-examples", "10", "--beams", "3"])
+    assert code == 0 and json.loads((tmp_path / "eval3" / "report.json").read_text())["interpolation"]["beams"] == 3
     assert cli.main(["eval", "--model", str(tmp_path / "run" / "model"), "--data", str(tmp_path / "missing.txt")]) == 2
     assert "error:" in capsys.readouterr().err
