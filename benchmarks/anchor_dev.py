@@ -91,9 +91,7 @@ def parse_args(argv):
     if not args.max_perplexity_ratio > 0:
         ap.error("--max-perplexity-ratio must be > 0")
     parse_number_lists(ap, args, ("refines", "anchors", "strengths", "max_strengths", "substitutes", "confidences",
-                                  "keep_norms"), may_be_empty=("strengths",))
-    if any(k not in (0, 1) for k in args.keep_norms):
-        ap.error("--keep-norms takes 0 (off) and/or 1 (on)")
+                                  "keep_norms"), may_be_empty=("strengths",), switches=("keep_norms",))
     if any(c > 1 for c in args.confidences):
         ap.error("--confidences are probabilities: numbers in [0, 1]")
     return args

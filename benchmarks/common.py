@@ -12,6 +12,7 @@ import math
 import os
 import platform
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from latentedit.model_folder import atomic_file
 from latentedit.substitute import PROPOSALS_PER_WORD, SUBSTITUTION_ROUNDS
 
 RESULTS = Path(__file__).resolve().parent / "results"
+PYTHON_CORPUS = Path("runs/regularizers/python-corpus")  # where benchmarks/regularizers.py builds it
 
 
 def add_edit_options(ap, sweep: tuple[float, ...]) -> None:
@@ -81,17 +83,34 @@ def parse_edit_args(ap, argv, name: str):
     return args
 
 
-def parse_number_lists(ap, args, names: tuple[str, ...], may_be_empty: tuple[str, ...] = ()) -> None:
+def parse_number_lists(ap, args, names: tuple[str, ...], may_be_empty: tuple[str, ...] = (),
+                       switches: tuple[str, ...] = ()) -> None:
     """Turn each comma-separated option of ``names`` into a list of non-negative finite numbers
-    (empty allowed for ``may_be_empty``), or stop with an argparse error naming the option."""
+    (empty allowed for ``may_be_empty``; only 0 and 1 for the on/off ``switches``), or stop with an
+    argparse error naming the option."""
     for name in names:
+        option = f"--{name.replace('_', '-')}"
         try:
             values = [float(v) for v in getattr(args, name).split(",") if v.strip()]
         except ValueError:
             values = []
         if (name not in may_be_empty and not values) or any(not math.isfinite(v) or v < 0 for v in values):
-            ap.error(f"--{name.replace('_', '-')} takes non-negative numbers separated by commas")
+            ap.error(f"{option} takes non-negative numbers separated by commas")
+        if name in switches and any(v not in (0, 1) for v in values):
+            ap.error(f"{option} takes 0 (off) and/or 1 (on)")
         setattr(args, name, values)
+
+
+def python_lines_split(corpus: str | Path, split: str) -> list[str]:
+    """The lines of a Python-lines corpus split ("valid", "test"), building the corpus in
+    ``corpus`` first when the split is missing (latentedit.python_lines)."""
+    from latentedit.python_lines import build_python_lines
+
+    path = Path(corpus) / f"{split}.txt"
+    if not path.is_file():
+        print(f"building the Python-lines corpus in {corpus}", file=sys.stderr)
+        build_python_lines(corpus)
+    return path.read_text(encoding="utf-8").splitlines()
 
 
 def load_editor(model: str, device: str = "cpu", refine: int = 0):

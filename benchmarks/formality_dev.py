@@ -73,9 +73,7 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.sentences < 1 or args.grid < 1 or args.threads < 1 or not args.max_strength > 0:
         ap.error("--sentences, --grid and --threads must be >= 1, --max-strength > 0")
-    parse_number_lists(ap, args, ("refines", "anchors", "min_gains", "substitutes", "keep_norms"))
-    if any(k not in (0, 1) for k in args.keep_norms):
-        ap.error("--keep-norms takes 0 (off) and/or 1 (on)")
+    parse_number_lists(ap, args, ("refines", "anchors", "min_gains", "substitutes", "keep_norms"), switches=("keep_norms",))
     return args
 
 

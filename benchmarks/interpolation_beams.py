@@ -24,12 +24,21 @@ import time
 from pathlib import Path
 
 import torch
-from common import RESULTS, environment, fmt, interpolation_scores, load_editor, markdown_table, write_json, write_text
+from common import (
+    PYTHON_CORPUS,
+    RESULTS,
+    environment,
+    fmt,
+    interpolation_scores,
+    load_editor,
+    markdown_table,
+    python_lines_split,
+    write_json,
+    write_text,
+)
 
 from latentedit.evaluation import choose_pairs
-from latentedit.python_lines import build_python_lines
 
-PYTHON_CORPUS = Path("runs/regularizers/python-corpus")  # where benchmarks/regularizers.py builds it
 SPLITS = ("valid", "test")
 
 
@@ -91,13 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     if editor is None:
         print(f"skipped: {why}")
         return 0
-    corpus = Path(args.corpus)
-    if not all((corpus / f"{split}.txt").is_file() for split in args.splits):
-        print(f"building the Python-lines corpus in {corpus}", file=sys.stderr)
-        build_python_lines(corpus)
     splits = {}
     for split in args.splits:
-        pairs = choose_pairs((corpus / f"{split}.txt").read_text(encoding="utf-8").splitlines(), args.pairs, seed=0)
+        pairs = choose_pairs(python_lines_split(args.corpus, split), args.pairs, seed=0)
         rows = []
         for beams in args.beams:
             rows.append(measure(editor, pairs, beams))

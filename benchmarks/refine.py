@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from anchor_dev import dev_judges
 from common import (
+    PYTHON_CORPUS,
     RESULTS,
     environment,
     fmt,
@@ -34,6 +35,7 @@ from common import (
     load_editor,
     markdown_table,
     pyplot,
+    python_lines_split,
     save_figure,
     write_json,
     write_text,
@@ -41,10 +43,8 @@ from common import (
 
 from latentedit import datasets
 from latentedit.evaluation import choose_pairs, reconstruction_metrics
-from latentedit.python_lines import build_python_lines
 
 MODELS = {"default": "text", "python-lines": "python"}
-PYTHON_CORPUS = Path("runs/regularizers/python-corpus")  # where benchmarks/regularizers.py builds it
 
 
 def parse_args(argv):
@@ -71,11 +71,7 @@ def parse_args(argv):
 def held_out(model: str, args) -> list[str] | None:
     """The held-out texts of a model (see the module doc), or None when the Yelp data is missing."""
     if MODELS[model] == "python":
-        corpus = Path(args.python_corpus)
-        if not (corpus / "valid.txt").is_file():
-            print(f"building the Python-lines corpus in {corpus}", file=sys.stderr)
-            build_python_lines(corpus)
-        return (corpus / "valid.txt").read_text(encoding="utf-8").splitlines()[: args.texts]
+        return python_lines_split(args.python_corpus, "valid")[: args.texts]
     dev, _ = datasets.yelp(datasets.data_root(args.data), "dev")
     return random.Random(0).sample(dev, min(args.texts, len(dev)))
 

@@ -224,6 +224,9 @@ def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_fold
     assert "Chosen" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
         _load("anchor_dev").main(["--anchors", "-1"])
+    with pytest.raises(SystemExit):
+        _load("anchor_dev").main(["--keep-norms", "0,2"])  # an on/off switch: 0 and/or 1 only
+    assert "--keep-norms takes 0 (off) and/or 1 (on)" in capsys.readouterr().err
 
 
 def test_anchor_dev_measures_word_swaps_and_confidences(data_root, model_folder, tmp_path, capsys):
@@ -322,6 +325,8 @@ def test_formality_dev_picks_the_largest_gain_that_keeps_self_bleu(data_root, mo
     assert json.loads((tmp_path / "fd2.json").read_text())["chosen"]["kept"] is False
     with pytest.raises(SystemExit):
         _load("formality_dev").main(["--min-gains", "-1"])
+    with pytest.raises(SystemExit):
+        _load("formality_dev").main(["--keep-norms", "1,0.5"])
 
 
 def test_formality_dev_choice_needs_self_bleu_then_few_unknown_words():
