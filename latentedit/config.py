@@ -42,7 +42,11 @@ class VAEConfig:
         "kl_free_bits" (KL with a floor of free_bits nats per latent dimension),
         "kl_mdr" (KL with a minimum desired rate target_rate in nats per example,
         enforced by a learned Lagrange multiplier), or "none" (plain autoencoder).
-        beta weighs the KL term; word_dropout replaces decoder inputs by <mask> in training.
+        beta weighs the KL term.
+    Training-time noise (no weights depend on it, so a continued run may change it):
+        word_dropout replaces decoder inputs by <mask>; input_deletion deletes each encoder input
+        token (never </s>) with that probability, so that texts a few tokens apart must share a
+        code: a denoising autoencoder (Shen et al. 2020, "Educating text autoencoders").
     Auxiliary loss:
         bag_of_words > 0 adds that weight times a bag-of-words loss: the code alone, through one
         linear map into the (tied) embeddings, predicts the text's tokens regardless of order,
@@ -72,6 +76,7 @@ class VAEConfig:
     free_bits: float = 0.5
     target_rate: float = 16.0
     word_dropout: float = 0.0
+    input_deletion: float = 0.0
     bag_of_words: float = 0.0
     pad_token_id: int = 0
     bos_token_id: int = 1
@@ -85,7 +90,7 @@ class VAEConfig:
         check_int("max_length", self.max_length, minimum=2, error=ConfigError)
         for name in ("pad_token_id", "bos_token_id", "eos_token_id", "mask_token_id"):
             check_int(name, getattr(self, name), minimum=0, maximum=self.vocab_size - 1, error=ConfigError)
-        for name in ("dropout", "word_dropout"):
+        for name in ("dropout", "word_dropout", "input_deletion"):
             check_number(name, getattr(self, name), 0.0, 1.0, open_max=True, error=ConfigError)
         for name in ("mmd_weight", "beta", "free_bits", "target_rate", "bag_of_words"):
             check_number(name, getattr(self, name), minimum=0.0, error=ConfigError)

@@ -155,6 +155,19 @@ class TransformerVAE(nn.Module):
             shifted = shifted.masked_fill(drop, self.config.mask_token_id)
         return shifted
 
+    def encoder_inputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """In training, delete each token but </s> with probability config.input_deletion and
+        close the gaps: ids, mask (B, T) -> ids, mask (B, T), right-padded."""
+        if not (self.training and self.config.input_deletion > 0):
+            return input_ids, attention_mask
+        keep = attention_mask.bool() & (
+            (torch.rand(input_ids.shape, device=input_ids.device) >= self.config.input_deletion)
+            | (input_ids == self.config.eos_token_id))
+        order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)  # kept tokens first, in order
+        keep = keep.gather(1, order)
+        ids = input_ids.gather(1, order).masked_fill(~keep, self.config.pad_token_id)
+        return ids, keep.to(attention_mask.dtype)
+
     # -- training -----------------------------------------------------------------------------
 
     def forward(
@@ -169,7 +182,7 @@ class TransformerVAE(nn.Module):
         cfg = self.config
         beta = cfg.beta if beta is None else beta
         sample = self.training if sample is None else sample
-        mean, logvar = self.encode(input_ids, attention_mask)
+        mean, logvar = self.encode(*self.encoder_inputs(input_ids, attention_mask))
         if sample and cfg.regularizer != "none":
             z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
         else:

@@ -171,6 +171,25 @@ def test_word_dropout_only_in_training(make_config):
     assert torch.equal(dropped[:, 8:], shifted[:, 8:])  # padding stays padding
 
 
+
+def test_input_deletion_only_in_training_keeps_order_and_end_of_sequence(make_config):
+    model = random_model(make_config, input_deletion=0.5)
+    torch.manual_seed(0)
+    ids = torch.randint(5, 64, (8, 10))
+    ids[:, 7:] = 0
+    ids[:, 6] = 2
+    mask = (ids != 0).long()
+    assert model.eval().encoder_inputs(ids, mask) == (ids, mask)
+    damaged, damaged_mask = model.train().encoder_inputs(ids, mask)
+    lengths = damaged_mask.sum(1)
+    assert (lengths < 7).any() and (lengths >= 1).all()
+    for row in range(8):
+        kept = damaged[row, : lengths[row]].tolist()
+        assert kept[-1] == 2 and (damaged[row, lengths[row]:] == 0).all()  # </s> stays, then padding
+        source = iter(ids[row, :7].tolist())
+        assert all(token in source for token in kept)  # a subsequence of the input: order kept
+    assert torch.isfinite(model(ids, mask).loss)
+
 # -- (b) the key/value cache reproduces teacher forcing ---------------------------------------
 
 

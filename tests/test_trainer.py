@@ -124,6 +124,10 @@ def test_a_new_run_continues_from_a_finished_model(tmp_path):
     assert "bag_of_words" in (tmp_path / "bag" / "metrics.jsonl").read_text()
     with pytest.raises(ConfigError, match="bag_of_words"):  # ... but not drop it
         train(tiny_config(tmp_path / "back", training={"init_from": str(bag)}), show_progress=False)
+    # ... and change the training-time noise, which no weight depends on
+    noisy = train(tiny_config(tmp_path / "noisy", model={"input_deletion": 0.1, "word_dropout": 0.1},
+                              training={"steps": 1, "lr": 1e-9, "init_from": str(first)}), show_progress=False)
+    assert set(load_file(str(noisy / "model.safetensors"))) == set(a)
     with pytest.raises(ConfigError, match="at most one"):
         tiny_config(tmp_path / "fourth", training={"init_from": str(first), "init_t5": str(first)})
 
@@ -211,12 +215,15 @@ def test_every_committed_config_loads(path):
                                              ("default_stage4", "default_stage5"),
                                              ("python_lines_stage4", "python_lines_stage5"),
                                              ("default_stage4", "study_bag_of_words_control"),
-                                             ("default_stage4", "study_bag_of_words")])
+                                             ("default_stage4", "study_bag_of_words"),
+                                             ("default_stage5", "default_denoise"),
+                                             ("python_lines_stage5", "python_lines_denoise")])
 def test_a_built_in_models_next_stage_continues_the_one_before(earlier, later):
     first = TrainConfig.load(REPO / "trainers" / "configs" / f"{earlier}.toml")
     second = TrainConfig.load(REPO / "trainers" / "configs" / f"{later}.toml")
     # init_from needs the same [model], except that a continued run may add the bag-of-words loss
-    assert second.model.replace(bag_of_words=0.0) == first.model and second.data == first.data
+    # and change the training-time noise
+    assert second.model.replace(bag_of_words=0.0, input_deletion=0.0) == first.model and second.data == first.data
     assert second.training.init_from == f"{first.training.output_dir}/model"
 
 

@@ -102,14 +102,20 @@ def load_corpus(config: TrainConfig, tokenizer_path: Path, accelerator: Accelera
     return tokenizer, corpus, stats
 
 
+TRAINING_NOISE = ("word_dropout", "input_deletion")  # no weights depend on these
+
+
 def continue_from(model: TransformerVAE, folder: Path, config: TrainConfig) -> None:
     """Load a finished model folder's weights into ``model``; its [model] config must match this run's,
-    except that a continued run may add the bag-of-words loss (its new layer starts fresh)."""
+    except that a continued run may change the training-time noise (word_dropout, input_deletion)
+    and add the bag-of-words loss (its new layer starts fresh)."""
     source = TransformerVAE.from_pretrained(folder)
-    changed = sorted(k for k, v in vars(source.config).items() if getattr(model.config, k) != v)
+    changed = sorted(k for k, v in vars(source.config).items()
+                     if getattr(model.config, k) != v and k not in TRAINING_NOISE)
     if changed and not (changed == ["bag_of_words"] and source.config.bag_of_words == 0):
         raise ConfigError(f"training.init_from {folder}: its model config differs in {changed}; "
-                          "continue with the same [model] section (it may only add bag_of_words)")
+                          "continue with the same [model] section (it may only add bag_of_words "
+                          f"and change {', '.join(TRAINING_NOISE)})")
     missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
     if unexpected or any(not key.startswith("to_bag.") for key in missing):
         raise ConfigError(f"training.init_from {folder}: its weights do not fit this model "
