@@ -3,6 +3,8 @@ and minutes of fitting; it is run by hand, see its docstring)."""
 
 import json
 
+import pytest
+
 from latentedit import VAEConfig
 from trainers import build_default
 
@@ -45,3 +47,10 @@ def test_balanced_sample_takes_as_many_of_each_label_as_the_smallest_has():
     assert all(t[0] == label for t, label in zip(sample, sampled_labels))
     assert build_default.balanced_sample(texts, labels, 4, seed=0) == (sample, sampled_labels)  # seeded
     assert len(build_default.balanced_sample(texts, labels, 2, seed=0)[0]) == 4
+
+
+def test_help_prints(capsys):  # a bare % in a help string once broke --help
+    with pytest.raises(SystemExit) as done:
+        build_default.main(["--help"])
+    assert done.value.code == 0
+    assert "--head-per-class" in capsys.readouterr().out

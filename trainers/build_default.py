@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-class", type=int, default=20000, help="Yelp sentences per class for the sentiment directions")
     parser.add_argument("--head-per-class", type=int, default=80000,
                         help="Yelp sentences per class for the sentiment head (at most the pool's 73,124 negative): "
-                             "on stage 4's codes, 20,000 / 40,000 per class gave 87.0% / 88.5% on Yelp dev")
+                             "on stage 4's codes, 20,000 / 40,000 per class gave 87.0%% / 88.5%% on Yelp dev")
     parser.add_argument("--hidden", type=int, default=256, help="hidden units of the head MLPs (0 = linear)")
     parser.add_argument("--direction-method", default="mean", choices=PAIR_METHODS,
                         help="how the formal/informal and shakespearean/modern directions are learned")
