@@ -46,7 +46,9 @@ class VAEConfig:
     Training-time noise (no weights depend on it, so a continued run may change it):
         word_dropout replaces decoder inputs by <mask>; input_deletion deletes each encoder input
         token (never </s>) with that probability, so that texts a few tokens apart must share a
-        code: a denoising autoencoder (Shen et al. 2020, "Educating text autoencoders").
+        code: a denoising autoencoder (Shen et al. 2020, "Educating text autoencoders");
+        latent_noise adds Gaussian noise of that standard deviation to every code the decoder
+        reads, so that a ball around each code decodes to its text.
     Auxiliary loss:
         bag_of_words > 0 adds that weight times a bag-of-words loss: the code alone, through one
         linear map into the (tied) embeddings, predicts the text's tokens regardless of order,
@@ -77,6 +79,7 @@ class VAEConfig:
     target_rate: float = 16.0
     word_dropout: float = 0.0
     input_deletion: float = 0.0
+    latent_noise: float = 0.0
     bag_of_words: float = 0.0
     pad_token_id: int = 0
     bos_token_id: int = 1
@@ -92,7 +95,7 @@ class VAEConfig:
             check_int(name, getattr(self, name), minimum=0, maximum=self.vocab_size - 1, error=ConfigError)
         for name in ("dropout", "word_dropout", "input_deletion"):
             check_number(name, getattr(self, name), 0.0, 1.0, open_max=True, error=ConfigError)
-        for name in ("mmd_weight", "beta", "free_bits", "target_rate", "bag_of_words"):
+        for name in ("mmd_weight", "beta", "free_bits", "target_rate", "bag_of_words", "latent_noise"):
             check_number(name, getattr(self, name), minimum=0.0, error=ConfigError)
         check_choice("regularizer", self.regularizer, REGULARIZERS, ConfigError)
         check_choice("mmd_kernel", self.mmd_kernel, MMD_KERNELS, ConfigError)

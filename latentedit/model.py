@@ -187,7 +187,8 @@ class TransformerVAE(nn.Module):
             z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
         else:
             z = mean
-        memory, offset = self.latent_context(z)
+        read = z + torch.randn_like(z) * cfg.latent_noise if self.training and cfg.latent_noise > 0 else z
+        memory, offset = self.latent_context(read)
         logits = self.decoder_logits(self.decoder_inputs(input_ids), memory, offset)
 
         labels = input_ids.masked_fill(~attention_mask.bool(), IGNORE_INDEX)  # (B, T)

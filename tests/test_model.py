@@ -190,6 +190,19 @@ def test_input_deletion_only_in_training_keeps_order_and_end_of_sequence(make_co
         assert all(token in source for token in kept)  # a subsequence of the input: order kept
     assert torch.isfinite(model(ids, mask).loss)
 
+
+def test_latent_noise_moves_the_code_the_decoder_reads_only_in_training(make_config):
+    model = random_model(make_config, regularizer="none", latent_noise=1.0, dropout=0.0)
+    ids = torch.randint(5, 64, (4, 6))
+    ids[:, 5] = 2
+    mask = torch.ones_like(ids)
+    quiet = random_model(make_config, regularizer="none", dropout=0.0)
+    assert torch.equal(model(ids, mask).logits, quiet(ids, mask).logits)  # eval: no noise
+    model.train(), quiet.train()
+    noisy, clean = model(ids, mask), quiet(ids, mask)
+    assert torch.equal(noisy.latent, clean.latent)  # the code itself (and its regulariser) is unchanged
+    assert not torch.allclose(noisy.logits, clean.logits)
+
 # -- (b) the key/value cache reproduces teacher forcing ---------------------------------------
 
 

@@ -125,8 +125,9 @@ def test_a_new_run_continues_from_a_finished_model(tmp_path):
     with pytest.raises(ConfigError, match="bag_of_words"):  # ... but not drop it
         train(tiny_config(tmp_path / "back", training={"init_from": str(bag)}), show_progress=False)
     # ... and change the training-time noise, which no weight depends on
-    noisy = train(tiny_config(tmp_path / "noisy", model={"input_deletion": 0.1, "word_dropout": 0.1},
-                              training={"steps": 1, "lr": 1e-9, "init_from": str(first)}), show_progress=False)
+    noise = {"input_deletion": 0.1, "word_dropout": 0.1, "latent_noise": 0.5}
+    noisy = train(tiny_config(tmp_path / "noisy", model=noise, training={"steps": 1, "lr": 1e-9, "init_from": str(first)}),
+                  show_progress=False)
     assert set(load_file(str(noisy / "model.safetensors"))) == set(a)
     with pytest.raises(ConfigError, match="at most one"):
         tiny_config(tmp_path / "fourth", training={"init_from": str(first), "init_t5": str(first)})

@@ -102,13 +102,13 @@ def load_corpus(config: TrainConfig, tokenizer_path: Path, accelerator: Accelera
     return tokenizer, corpus, stats
 
 
-TRAINING_NOISE = ("word_dropout", "input_deletion")  # no weights depend on these
+TRAINING_NOISE = ("word_dropout", "input_deletion", "latent_noise")  # no weights depend on these
 
 
 def continue_from(model: TransformerVAE, folder: Path, config: TrainConfig) -> None:
     """Load a finished model folder's weights into ``model``; its [model] config must match this run's,
-    except that a continued run may change the training-time noise (word_dropout, input_deletion)
-    and add the bag-of-words loss (its new layer starts fresh)."""
+    except that a continued run may change the training-time noise (TRAINING_NOISE) and add the
+    bag-of-words loss (its new layer starts fresh)."""
     source = TransformerVAE.from_pretrained(folder)
     changed = sorted(k for k, v in vars(source.config).items()
                      if getattr(model.config, k) != v and k not in TRAINING_NOISE)
