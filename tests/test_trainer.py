@@ -219,7 +219,9 @@ def test_every_committed_config_loads(path):
                                              ("default_stage4", "study_bag_of_words"),
                                              ("default_stage5", "default_denoise"),
                                              ("python_lines_stage5", "python_lines_denoise"),
-                                             ("python_lines_stage5", "python_lines_latent_noise")])
+                                             ("python_lines_stage5", "python_lines_latent_noise"),
+                                             ("python_lines_stage5", "python_lines_latent_noise_08"),
+                                             ("python_lines_stage5", "python_lines_control")])
 def test_a_built_in_models_next_stage_continues_the_one_before(earlier, later):
     first = TrainConfig.load(REPO / "trainers" / "configs" / f"{earlier}.toml")
     second = TrainConfig.load(REPO / "trainers" / "configs" / f"{later}.toml")
