@@ -1,5 +1,5 @@
-"""benchmarks/refine.py on the shipped python-lines model and a six-line corpus (the Yelp rows
-need ../shared/data and are skipped without it)."""
+"""benchmarks/refine.py, interpolation_beams.py and python_noise.py on the shipped python-lines model
+and a six-line corpus (the Yelp rows need ../shared/data and are skipped without it)."""
 
 import json
 
@@ -7,7 +7,7 @@ import pytest
 from scripts import load_script
 
 from latentedit import LatentEditor
-from latentedit.evaluation import choose_pairs
+from latentedit.evaluation import choose_pairs, reconstruction_metrics
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -52,5 +52,26 @@ def test_interpolation_beams_compares_beam_counts_with_greedy(tmp_path):
     assert 0.0 <= rows[1]["lerp"]["valid_share"] <= 1.0 and len(rows[1]["slerp_sample"]) == 11
     assert "| beams |" in out.with_suffix(".md").read_text()
     for bad in (["--beams", "4,8"], ["--splits", "train"], ["--beams", "1,x"]):
+        with pytest.raises(SystemExit):
+            bench.main(bad)
+
+
+def test_python_noise_measures_each_named_model_on_the_valid_split(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "valid.txt").write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    out = tmp_path / "noise.json"
+    bench = load_script("benchmarks", "python_noise", "noise_bench")
+    models = "shipped=python-lines,missing=" + str(tmp_path / "nowhere")
+    assert bench.main(["--models", models, "--corpus", str(corpus), "--lines", "3", "--pairs", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert list(result["models"]) == ["shipped"]  # a folder that does not load is skipped, not fatal
+    row = result["models"]["shipped"]
+    editor = LatentEditor.load("python-lines")
+    report, _ = reconstruction_metrics(editor, LINES[:3], examples=0, refine=0)
+    assert row["reconstruction"]["greedy_exact_match"] == report["greedy_exact_match"]
+    assert row["slerp"]["inner_points"] == 18 and 0.0 <= row["lerp"]["valid_share"] <= 1.0
+    assert "| shipped |" in out.with_suffix(".md").read_text()
+    for bad in (["--models", "no-equals-sign"], ["--lines", "0"]):
         with pytest.raises(SystemExit):
             bench.main(bad)
