@@ -171,7 +171,6 @@ def test_word_dropout_only_in_training(make_config):
     assert torch.equal(dropped[:, 8:], shifted[:, 8:])  # padding stays padding
 
 
-
 def test_input_deletion_only_in_training_keeps_order_and_end_of_sequence(make_config):
     model = random_model(make_config, input_deletion=0.5)
     torch.manual_seed(0)
@@ -202,6 +201,7 @@ def test_latent_noise_moves_the_code_the_decoder_reads_only_in_training(make_con
     noisy, clean = model(ids, mask), quiet(ids, mask)
     assert torch.equal(noisy.latent, clean.latent)  # the code itself (and its regulariser) is unchanged
     assert not torch.allclose(noisy.logits, clean.logits)
+
 
 # -- (b) the key/value cache reproduces teacher forcing ---------------------------------------
 
