@@ -102,7 +102,8 @@ def test_interpolate_ends_at_the_two_texts(review_editor):
         review_editor.interpolate(a, b, method="cubic")
     beamed = review_editor.interpolate(a, b, steps=5, num_beams=3)
     assert [p.text for p in beamed] == review_editor.decode(torch.stack([p.latent for p in beamed]), method="beam", num_beams=3)
-    assert [p.text for p in review_editor.interpolate(a, b, steps=5, num_beams=1)] == [p.text for p in points]
+    explicit = review_editor.interpolate(a, b, steps=5, method="lerp", num_beams=1)  # points: the loop's lerp path
+    assert [p.text for p in explicit] == [p.text for p in points]
     with pytest.raises(InputError, match="num_beams"):
         review_editor.interpolate(a, b, num_beams=0)
 

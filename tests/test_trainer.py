@@ -104,6 +104,21 @@ def test_resume_refuses_a_changed_config_and_a_missing_checkpoint(tmp_path):
     assert steps[-1] == 10
 
 
+def test_bf16_falls_back_to_fp32_on_a_cpu_without_native_bf16(tmp_path, monkeypatch, capsys):
+    import trainers.train as trainer
+
+    monkeypatch.setattr(trainer.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: True)
+    assert trainer.effective_precision("bf16") == "bf16" and trainer.effective_precision("no") == "no"
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: False)
+    assert trainer.effective_precision("fp16") == "fp16"  # only bf16 is emulated so slowly
+    config = tiny_config(tmp_path / "run", training={"steps": 5, "eval_every": 5, "mixed_precision": "bf16"})
+    train(config, show_progress=False)
+    first = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert first["mixed_precision"] == "no" and "no native bf16" in capsys.readouterr().err
+
+
 def test_a_new_run_continues_from_a_finished_model(tmp_path):
     first = train(tiny_config(tmp_path / "first", training={"steps": 10}), show_progress=False)
     config = tiny_config(tmp_path / "second", training={"steps": 1, "lr": 1e-9, "init_from": str(first)})

@@ -206,13 +206,32 @@ def save_checkpoint(accelerator: Accelerator, model, optimizer, step: int, confi
     accelerator.wait_for_everyone()
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX, as oneDNN reports it)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)  # private: assume yes if it goes away
+    return True if check is None else bool(check())
+
+
+def effective_precision(requested: str) -> str:
+    """The mixed precision to train in: ``requested``, except that bf16 on a CPU without native bf16
+    falls back to fp32 ("no"), with a warning. There torch emulates bf16 matrix products: a training
+    step of the default model took 12x as long as in fp32 on an AVX2-only CPU
+    (benchmarks/results/precision_speed.md)."""
+    if requested != "bf16" or torch.cuda.is_available() or cpu_has_native_bf16():
+        return requested
+    print("warning: training.mixed_precision = \"bf16\" but this CPU has no native bf16 (AVX512-BF16 or AMX), "
+          "where bf16 runs many times slower than fp32; training in fp32 instead", file=sys.stderr)
+    return "no"
+
+
 def train(config: TrainConfig, resume: bool = False, show_progress: bool = True) -> Path:
     """Run training; returns the final model folder ``<output_dir>/model``."""
     t = config.training
     out = Path(t.output_dir)
     # several processes without a GPU: accelerate only picks its gloo (multi-CPU) backend when told cpu=True
     multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
-    accelerator = Accelerator(mixed_precision=t.mixed_precision, cpu=multi_cpu)
+    precision = effective_precision(t.mixed_precision)
+    accelerator = Accelerator(mixed_precision=precision, cpu=multi_cpu)
     world, rank = accelerator.num_processes, accelerator.process_index
     if t.batch_size % world:
         raise ConfigError(f"training.batch_size {t.batch_size} must be divisible by the {world} processes")
@@ -249,7 +268,7 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
     model, optimizer = accelerator.prepare(model, optimizer)
     log = MetricsLog(out / "metrics.jsonl", start if resume else None) if accelerator.is_main_process else None
     if log and not resume:
-        log.write({"event": "data", "step": 0, **stats,
+        log.write({"event": "data", "step": 0, **stats, "mixed_precision": precision,
                    "parameters": sum(p.numel() for p in model.parameters()), "processes": world})
     accelerator.print(
         f"training on {stats['train_examples']} examples ({stats['train_truncated']} truncated to "
