@@ -1,5 +1,6 @@
 import pytest
 import torch
+from review_model import ReviewCorpus, load_review_model
 
 from latentedit import VAEConfig
 
@@ -34,23 +35,6 @@ def _seed():
 
 # -- a tiny trained Transformer-VAE for the editing tests (heads, directions, search, editor) -----
 
-REVIEW_NOUNS = ("food", "service", "staff", "room", "pizza", "coffee", "music", "view")
-POSITIVE_WORDS = {"great": 5.0, "amazing": 5.0, "lovely": 4.0, "good": 4.0}
-NEGATIVE_WORDS = {"awful": 1.0, "rude": 1.0, "bad": 2.0, "cold": 2.0}
-
-
-class ReviewCorpus:
-    """64 short reviews "the <noun> was <adjective> ." in two clusters (positive / negative),
-    with a sentiment label and a numeric rating (1..5) fixed by the adjective."""
-
-    def __init__(self):
-        self.positive = [f"the {n} was {a} ." for n in REVIEW_NOUNS for a in POSITIVE_WORDS]
-        self.negative = [f"the {n} was {a} ." for n in REVIEW_NOUNS for a in NEGATIVE_WORDS]
-        self.texts = self.positive + self.negative
-        self.labels = ["pos"] * len(self.positive) + ["neg"] * len(self.negative)
-        words = {**POSITIVE_WORDS, **NEGATIVE_WORDS}
-        self.ratings = [words[text.split()[-2]] for text in self.texts]
-
 
 @pytest.fixture(scope="session")
 def review_corpus():
@@ -58,35 +42,10 @@ def review_corpus():
 
 
 @pytest.fixture(scope="session")
-def review_model(review_corpus):
-    """A TransformerVAE (d_model 32, latent 2x8, plain autoencoder) + Tokenizer trained with Adam
-    until it reconstructs every review teacher-forced for 20 steps in a row (a few seconds)."""
-    import time
-
-    from latentedit import Tokenizer, TransformerVAE
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(0)
-        texts = review_corpus.texts
-        tokenizer = Tokenizer.train(texts, vocab_size=400, min_frequency=1)
-        batch = tokenizer.encode(texts, max_length=12)
-        model = TransformerVAE(tiny_config(vocab_size=tokenizer.vocab_size, decoder_layers=1, regularizer="none"))
-        model.tokenizer = tokenizer
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-        start, perfect = time.perf_counter(), 0
-        for _ in range(600):
-            out = model(batch.ids, batch.mask)
-            optimizer.zero_grad()
-            out.loss.backward()
-            optimizer.step()
-            perfect = perfect + 1 if float(out.token_accuracy) == 1.0 else 0
-            if perfect >= 20 or time.perf_counter() - start > 40:
-                break
-        return model.eval()
-    finally:
-        torch.set_num_threads(before)
+def review_model():
+    """The stored tiny review model (tests/review_model.py says why it is stored): it reconstructs
+    every review of review_corpus."""
+    return load_review_model()
 
 
 @pytest.fixture(scope="session")
