@@ -71,8 +71,9 @@ def markdown(result: dict) -> str:
              f"{result['environment']['date']}; {result['lines']} valid lines reconstructed greedily from the encoder's codes "
              f"(exact = whole line back, token acc = greedy token accuracy); {result['pairs']} pairs, 11 points between "
              "their codes, the 9 inner ones scored: valid = inner points `ast.parse` accepts; valid + new = valid and "
-             "unlike both decoded ends; distinct = distinct inner texts per path. Every run but stage5 continues stage 5 "
-             "for 3,000 steps with the same schedule (peak lr 3e-4, seed 6); control adds no noise.", ""]
+             "unlike both decoded ends; distinct = distinct inner texts per path. The default models (the study's runs, "
+             "the script's docstring names their configs) each continue stage 5 for 3,000 steps with the same schedule "
+             "(peak lr 3e-4, seed 6); control adds no noise.", ""]
     headers = ["model", "exact %", "token acc %", "slerp valid %", "slerp valid + new %", "slerp distinct %",
                "lerp valid %", "lerp valid + new %", "lerp distinct %"]
     rows = [[name, fmt(100 * r["reconstruction"]["greedy_exact_match"]),

@@ -247,6 +247,16 @@ def test_a_built_in_models_next_stage_continues_the_one_before(earlier, later):
     assert second.training.init_from == f"{first.training.output_dir}/model"
 
 
+def test_python_lines_stage7_continues_the_shipped_stage6_model():
+    stage6 = TrainConfig.load(REPO / "trainers" / "configs" / "python_lines_latent_noise.toml")
+    stage7 = TrainConfig.load(REPO / "trainers" / "configs" / "python_lines_stage7.toml")
+    noiseless = lambda config: config.model.replace(latent_noise=0.0)  # noqa: E731
+    assert noiseless(stage7) == noiseless(stage6) and stage7.data == stage6.data
+    assert stage7.training.init_from == "latentedit/models/python-lines"
+    shipped = TransformerVAE.from_pretrained(REPO / "latentedit" / "models" / "python-lines").config
+    assert shipped.replace(latent_noise=0.0, vocab_size=stage7.model.vocab_size) == noiseless(stage7)
+
+
 def test_training_minutes_span_the_run_folder(tmp_path):
     run, model = tmp_path / "run", tmp_path / "run" / "model"
     model.mkdir(parents=True)
