@@ -215,7 +215,7 @@ def cpu_has_native_bf16() -> bool:
 def effective_precision(requested: str) -> str:
     """The mixed precision to train in: ``requested``, except that bf16 on a CPU without native bf16
     falls back to fp32 ("no"), with a warning. There torch emulates bf16 matrix products: a training
-    step of the default model took 12x as long as in fp32 on an AVX2-only CPU
+    step of the default model took 11x as long as in fp32 on an AVX2-only CPU
     (benchmarks/results/precision_speed.md)."""
     if requested != "bf16" or torch.cuda.is_available() or cpu_has_native_bf16():
         return requested
