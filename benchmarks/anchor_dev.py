@@ -32,10 +32,13 @@ S along the direction; latentedit/substitute.py) and with a least head probabili
 (``min_confidence=C``); with ``--refines``, every setting is measured starting from source codes
 refined that many steps (latentedit/refine.py). The best auto setting by score among the fluent
 ones is printed last as ``refine=<N> anchor=<A> max_strength=<S> revert=<bool> substitute=<S>
-min_confidence=<C> keep_norm=<bool>``: the values that benchmarks/style_transfer.py takes as --refine,
+min_confidence=<C> keep_norm=<bool> select=<S>``: the values that benchmarks/style_transfer.py takes as --refine,
 --anchor, --max-strength, --revert, --substitute, --min-confidence and --keep-norm for its headline
 row. With ``--keep-norms 0,1`` every auto setting is also measured with its moved codes scaled back
-to their source code's norm (``keep_norm=True``; see latentedit.editor.moved).
+to their source code's norm (``keep_norm=True``; see latentedit.editor.moved); with ``--selects
+smallest,closest``, also keeping the arrived text most similar to the source instead of the
+smallest strength (``select="closest"``; with revert, partial reverts of each compete), which
+style_transfer.py takes as --select.
 
     python benchmarks/anchor_dev.py                       # the built-in default model, 100 + 100 dev sentences
     python benchmarks/anchor_dev.py --model runs/x/model --per-half 50
@@ -79,6 +82,8 @@ def parse_args(argv):
                                                    "see latentedit/refine.py), comma separated")
     ap.add_argument("--keep-norms", default="0", help="1: also try every auto setting with keep_norm=True (moved codes "
                                                       "scaled back to their source code's norm); comma separated 0/1")
+    ap.add_argument("--selects", default="smallest", help="how auto picks among arrived texts, comma separated: "
+                                                          "smallest (strength) and/or closest (to the source)")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
     ap.add_argument("--seed", type=int, default=0, help="seed of the dev sample")
     ap.add_argument("--max-perplexity-ratio", type=float, default=MAX_PERPLEXITY_RATIO,
@@ -92,6 +97,9 @@ def parse_args(argv):
         ap.error("--max-perplexity-ratio must be > 0")
     parse_number_lists(ap, args, ("refines", "anchors", "strengths", "max_strengths", "substitutes", "confidences",
                                   "keep_norms"), may_be_empty=("strengths",), switches=("keep_norms",))
+    args.selects = [s.strip() for s in args.selects.split(",") if s.strip()]
+    if not args.selects or not set(args.selects) <= {"smallest", "closest"}:
+        ap.error("--selects takes smallest and/or closest, comma separated")
     if any(c > 1 for c in args.confidences):
         ap.error("--confidences are probabilities: numbers in [0, 1]")
     return args
@@ -154,16 +162,18 @@ def markdown(result: dict) -> str:
              f"sources: {s['source_perplexity']:.1f}), ratio = PPL / the sources' PPL; a setting is chosen only if its "
              f"ratio is at most {s['max_perplexity_ratio']:g}. The test set is not used.", ""]
     rows = [[str(r.get("refine", 0)), fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("keep_norm") else "no",
+             r.get("select", "smallest") if r["max_strength"] is not None else "-",
              "yes" if r.get("revert") else "no", f"{r.get('substitute', 0):g}",
              f"{r.get('min_confidence', 0):g}", fmt(r["head"]), fmt(r["judge"]), fmt(r["self_bleu"]), fmt(r["score"]),
              fmt(r.get("perplexity")), fmt(r.get("perplexity_ratio"), 2)]
             for r in result["rows"]]
-    lines += markdown_table(["refine", "anchor", "strength", "keep norm", "revert", "swaps at", "min confidence", "head %",
-                             "dev judge %", "self-BLEU", "score", "PPL", "ratio"], rows)
+    lines += markdown_table(["refine", "anchor", "strength", "keep norm", "select", "revert", "swaps at", "min confidence",
+                             "head %", "dev judge %", "self-BLEU", "score", "PPL", "ratio"], rows)
     best = result["chosen"]
     which = "best auto score among the fluent settings" if best.get("fluent", True) else "best auto score; NO setting was fluent"
     lines += ["", f"**Chosen ({which}): refine {best.get('refine', 0)}, anchor {best['anchor']:g}, "
               f"max strength {best['max_strength']:g}, keep norm {'yes' if best.get('keep_norm') else 'no'}, "
+              f"select {best.get('select', 'smallest')}, "
               f"revert {'yes' if best.get('revert') else 'no'}, swaps at {best.get('substitute', 0):g}, "
               f"min confidence {best.get('min_confidence', 0):g}** "
               f"(head {best['head']:.1f}%, dev judge {best['judge']:.1f}%, self-BLEU {best['self_bleu']:.1f}).", ""]
@@ -206,16 +216,20 @@ def main(argv: list[str] | None = None) -> int:
         editor.refine = int(refine)
         settings = [(f"{s:g}", dict(strength=s)) for s in args.strengths]
         settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid, revert=revert,
-                                              substitute=sub, min_confidence=confidence, keep_norm=bool(keep)))
-                     for keep in args.keep_norms for m in args.max_strengths for revert in (False, True)
+                                              substitute=sub, min_confidence=confidence, keep_norm=bool(keep),
+                                              select=select))
+                     for keep in args.keep_norms for m in args.max_strengths for select in args.selects
+                     for revert in (False, True)
                      for sub in args.substitutes for confidence in args.confidences]
         for label, shift in settings:
             row = {"refine": int(refine), "anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
                    "revert": shift.get("revert", False), "substitute": shift.get("substitute", 0.0),
                    "min_confidence": shift.get("min_confidence", 0.0), "keep_norm": shift.get("keep_norm", False),
+                   "select": shift.get("select", "smallest"),
                    **measure(editor, judges, negative, positive, anchor=anchor, **shift)[1]}
             rows.append(row)
             print(f"  refine {refine:g}, anchor {anchor:g}, strength {label}{', keep norm' if row['keep_norm'] else ''}"
+                  f"{', closest' if row['select'] == 'closest' else ''}"
                   f"{', revert' if row['revert'] else ''}, swaps at "
                   f"{row['substitute']:g}, confidence {row['min_confidence']:g}: head {row['head']:.1f}%, "
                   f"dev judge {row['judge']:.1f}%, self-BLEU {row['self_bleu']:.1f}, score {row['score']:.1f}, "
@@ -232,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     write_text(markdown(result), out.with_suffix(".md"))
     print(f"refine={chosen['refine']} anchor={chosen['anchor']:g} max_strength={chosen['max_strength']:g} "
           f"revert={chosen['revert']} substitute={chosen['substitute']:g} min_confidence={chosen['min_confidence']:g} "
-          f"keep_norm={chosen.get('keep_norm', False)}")
+          f"keep_norm={chosen.get('keep_norm', False)} select={chosen.get('select', 'smallest')}")
     return 0
 
 

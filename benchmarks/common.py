@@ -41,6 +41,9 @@ def add_edit_options(ap, sweep: tuple[float, ...]) -> None:
     ap.add_argument("--substitute", type=float, default=0.0, metavar="S",
                     help="the strength='auto' rows first try word swaps proposed by the code moved S along the "
                          "direction (substitute=S; 0: no swaps)")
+    ap.add_argument("--select", choices=("smallest", "closest"), default="smallest",
+                    help="the strength='auto' rows keep the smallest strength that arrives, or the arrived text most "
+                         "similar to the source (select='closest'; with --revert, partial reverts of each compete)")
     ap.add_argument("--keep-norm", action="store_true", help="the strength='auto' rows scale each moved code back to its "
                                                              "source code's norm (keep_norm=True)")
     ap.add_argument("--sweep", default=",".join(map(str, sweep)), help="strengths of the sweep (the trade-off curve), "

@@ -133,20 +133,21 @@ def latentedit_rows(editor, sources: list[str], score, args, notes: dict):
               file=sys.stderr)
 
     auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor, revert=args.revert,
-                min_gain=args.min_gain, substitute=args.substitute, keep_norm=args.keep_norm)
+                min_gain=args.min_gain, substitute=args.substitute, keep_norm=args.keep_norm, select=args.select)
 
     def auto_label(anchor=args.anchor, min_gain=args.min_gain, revert=args.revert, substitute=args.substitute,
-                   keep_norm=args.keep_norm) -> str:
+                   keep_norm=args.keep_norm, select=args.select) -> str:
         """'strength auto' and the settings of the row, naming those it leaves out of the headline's."""
         return ("strength auto" + (f", swaps at {substitute:g}" if substitute else ", no swaps" if args.substitute else "")
                 + (f", anchor {anchor:g}" if anchor else ", no anchor" if args.anchor else "")
                 + (f", min gain {min_gain:g}" if min_gain else ", any gain" if args.min_gain else "")
                 + (", keep norm" if keep_norm else ", norm free" if args.keep_norm else "")
-                + (", revert" if revert else ", no revert" if args.revert else ""))
+                + (", revert" if revert else ", no revert" if args.revert else "")
+                + (", closest" if select == "closest" else ", smallest strength" if args.select == "closest" else ""))
 
     by_head = f"the model's {head!r} head on the re-encoded decoded text (smallest strength it rates above the source)"
     variations = (("unanchored", "anchor", 0.0), ("any_gain", "min_gain", 0.0), ("no_revert", "revert", False),
-                  ("no_swaps", "substitute", 0.0), ("free_norm", "keep_norm", False))
+                  ("no_swaps", "substitute", 0.0), ("free_norm", "keep_norm", False), ("smallest", "select", "smallest"))
     for name, label in ((DIRECTION, "latentedit shift"), ("random_formal", "random direction, equal norm")):
         prefix = "random_" if name.startswith("random") else ""
         if "shift_auto" not in notes:
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": ("python benchmarks/formality.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(sources), "quick": args.quick, "strength": args.strength,
                      "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "refine": args.refine,
-                     "keep_norm": args.keep_norm,
+                     "keep_norm": args.keep_norm, "select": args.select,
                      "min_gain": args.min_gain,
                      "substitute": args.substitute,
                      "sweep": args.sweep, "seed": args.seed,

@@ -224,14 +224,18 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
               f"GM {fmt(row['gm'])} ({timing['seconds']:.0f} s)", file=sys.stderr)
 
     auto = dict(strength="auto", max_strength=args.max_strength, grid=args.grid, anchor=args.anchor, revert=args.revert,
-                substitute=args.substitute, min_confidence=args.min_confidence, keep_norm=args.keep_norm)
+                substitute=args.substitute, min_confidence=args.min_confidence, keep_norm=args.keep_norm,
+                select=args.select)
     # the settings a row label names after the anchor
-    after_anchor = (", keep norm" if args.keep_norm else "") + (", revert" if args.revert else "")
+    after_anchor = (", keep norm" if args.keep_norm else "") + (", revert" if args.revert else "") + (
+        ", closest" if args.select == "closest" else "")
     swapped = (f", swaps at {args.substitute:g}" if args.substitute else "") + (
         f", confidence {args.min_confidence:g}" if args.min_confidence else "")
     anchored = swapped + (f", anchor {args.anchor:g}" if args.anchor else "") + after_anchor
     swaps = dict(zip(("substitute", "min_confidence"), args.swaps_row or ()))  # the --swaps-row settings
-    by_head = f"the model's {HEAD!r} head on the re-encoded decoded text (smallest strength it scores as the target)"
+    by_head = f"the model's {HEAD!r} head on the re-encoded decoded text (" + (
+        "the text most similar to the source among those it scores as the target)" if args.select == "closest"
+        else "smallest strength it scores as the target)")
     for prefix, label in (("", "latentedit shift"), ("random_", "random direction, equal norm")):
         if "shift_auto" not in notes:
             add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates(args),
@@ -249,8 +253,12 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
                     f"{swaps['min_confidence']:g}{anchored.removeprefix(swapped)}", by_head,
                     auto_candidates(args, substitute=swaps["substitute"]),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, **swaps}))
+            if args.select == "closest" and not prefix:
+                add("shift_auto_smallest", f"{label}, strength auto{anchored.removesuffix(', closest')}, smallest strength",
+                    by_head.split(" (")[0] + " (smallest strength it scores as the target)", auto_candidates(args),
+                    lambda texts, goal: editor.shift(texts, goal, **{**auto, "select": "smallest"}))
             if args.revert and not prefix:
-                add("shift_auto_no_revert", f"{label}, strength auto{anchored.removesuffix(', revert')}, no revert", by_head,
+                add("shift_auto_no_revert", f"{label}, strength auto{anchored.replace(', revert', '')}, no revert", by_head,
                     auto_candidates(args, revert=False),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "revert": False}))
             if args.keep_norm and not prefix:
@@ -450,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": ("python benchmarks/style_transfer.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(data["sources"]), "quick": args.quick, "strength": args.strength,
                      "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "refine": args.refine,
-                     "keep_norm": args.keep_norm,
+                     "keep_norm": args.keep_norm, "select": args.select,
                      "substitute": args.substitute, "min_confidence": args.min_confidence,
                      "sweep": args.sweep, "seed": args.seed,
                      "device": args.device, "bleu": "corpus BLEU-4, 13a tokenisation (latentedit.judges.bleu)",

@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     shift.add_argument("--revert", action="store_true",
                        help="with --strength auto: put the source's wording back into each changed word span while "
                             "the direction's head still sees the target (a minimal edit)")
+    shift.add_argument("--select", choices=("smallest", "closest"), default="smallest",
+                       help="with --strength auto: keep the smallest strength that arrives, or the arrived text most "
+                            "similar to the source (with --revert, partial reverts of each compete) (default: smallest)")
     shift.add_argument("--min-gain", type=_non_negative_float, default=0.0, metavar="G",
                        help="with --strength auto and a direction judged by a regression head (such as formal): "
                             "a text arrives once the head moves it more than G toward the target (default: any move)")
@@ -393,7 +396,7 @@ def run_encode(args) -> None:
 def run_shift(args) -> None:
     for flag, given in (("--max-strength", args.max_strength is not None), ("--revert", args.revert),
                         ("--min-gain", args.min_gain > 0), ("--min-confidence", args.min_confidence > 0),
-                        ("--substitute", args.substitute is not None)):
+                        ("--substitute", args.substitute is not None), ("--select closest", args.select == "closest")):
         if given and args.strength != "auto":
             raise InputError(f"{flag} only applies with --strength auto")
     texts = _text_source(args)
@@ -401,7 +404,7 @@ def run_shift(args) -> None:
     _require(editor.directions, args.direction, "direction", "learn one with latentedit learn-direction")
     options = {"max_strength": args.max_strength} if args.max_strength is not None else {}
     options.update(anchor=args.anchor, revert=args.revert, min_gain=args.min_gain, min_confidence=args.min_confidence,
-                   substitute=args.substitute or 0.0, keep_norm=args.keep_norm)
+                   substitute=args.substitute or 0.0, keep_norm=args.keep_norm, select=args.select)
 
     def process(chunk: list[str]) -> list[dict]:
         return [_result_row(r, args.trajectory) for r in editor.shift(chunk, args.direction, args.strength, **options)]

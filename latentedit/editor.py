@@ -30,7 +30,7 @@ from .model import TransformerVAE
 from .model_folder import read_config, read_consistently, save_model
 from .refine import refine_codes
 from .results import EditResult
-from .revert import revert_candidates
+from .revert import partial_reverts, revert_candidates
 from .search import adam_search, random_search
 from .substitute import CONTRAST, MIN_ALIGNMENT, SUBSTITUTION_ROUNDS, WordVocabulary, word_substitutions
 from .targets import parse_targets, total_loss
@@ -341,7 +341,7 @@ class LatentEditor:
     def shift(self, texts: str | Sequence[str], direction: str, strength: float | str = 1.0,
               max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0,
               revert: bool = False, min_gain: float = 0.0, min_confidence: float = 0.0,
-              substitute: float = 0.0, keep_norm: bool = False) -> EditResult | list[EditResult]:
+              substitute: float = 0.0, keep_norm: bool = False, select: str = "smallest") -> EditResult | list[EditResult]:
         """Move each text's code along a direction: z + strength * vector, then decode.
 
         Negative strength moves the other way; 0 gives the reconstruction. ``keep_norm=True``
@@ -358,6 +358,12 @@ class LatentEditor:
         (with ``strength="auto"``) then makes each arrived edit minimal: changed word spans go
         back to the source's wording, one at a time, while the head still scores the re-encoded
         text as the target (see :mod:`latentedit.revert`; the trajectory lists each revert).
+        ``select="closest"`` (with ``strength="auto"``) keeps, instead of the smallest strength, the
+        arrived text most similar to the source (word overlap, :func:`word_similarity`) among every
+        strength and pass that arrived; with ``revert=True`` the partial reverts of each of them (any
+        subset of its changed spans back to the source's wording, up to
+        :data:`~latentedit.revert.MAX_PARTIAL_SPANS` spans; :func:`~latentedit.revert.partial_reverts`)
+        compete as well, so an edit can lose a span whose lone revert the head refused.
         For a direction judged by a regression head (such as ``formal``), a text arrives when the
         head moves it toward the target by more than ``min_gain`` (head units; default 0: any move);
         for one judged by a classification head, when the head gives the target label a
@@ -371,6 +377,8 @@ class LatentEditor:
         arrive by no swap are shifted by decoding as above (a swapped result's ``strength`` is S).
 
         >>> editor.shift("the food was cold .", "positive", "auto", max_strength=9, anchor=10, revert=True)  # doctest: +SKIP
+        >>> editor.shift("the food was cold .", "positive", "auto", max_strength=14, anchor=10, revert=True,
+        ...              select="closest")  # doctest: +SKIP
         >>> editor.shift("the food was cold .", "positive", "auto", substitute=3, min_confidence=0.9)  # doctest: +SKIP
         >>> editor.shift("hey whats up", "formal", "auto", anchor=20, revert=True, min_gain=0.25)  # doctest: +SKIP
         """
@@ -380,7 +388,7 @@ class LatentEditor:
             with self._remembering(batch) as codes:
                 return self.shift_codes(codes, batch, direction, strength, max_strength, grid, anchor, revert=revert,
                                         min_gain=min_gain, min_confidence=min_confidence, substitute=substitute,
-                                        keep_norm=keep_norm)
+                                        keep_norm=keep_norm, select=select)
 
         results = self._in_batches(texts, f"shift {direction}", run)
         return results[0] if single else results
@@ -388,7 +396,8 @@ class LatentEditor:
     def shift_codes(self, codes: torch.Tensor, source_texts: list[str], direction: str, strength: float | str = 1.0,
                     max_strength: float = 4.0, grid: int = 8, anchor: float = 0.0,
                     vectors: torch.Tensor | None = None, revert: bool = False, min_gain: float = 0.0,
-                    min_confidence: float = 0.0, substitute: float = 0.0, keep_norm: bool = False) -> list[EditResult]:
+                    min_confidence: float = 0.0, substitute: float = 0.0, keep_norm: bool = False,
+                    select: str = "smallest") -> list[EditResult]:
         """:meth:`shift` of codes (N, D) already encoded from ``source_texts``. ``vectors`` (N, D)
         moves each code along its own vector instead of the direction's (per-text directions);
         the direction's head and target still judge arrival for ``strength="auto"``."""
@@ -403,11 +412,12 @@ class LatentEditor:
         min_confidence = check_number("min_confidence", min_confidence, 0.0, 1.0)
         substitute = check_number("substitute", substitute, -MAX_STRENGTH, MAX_STRENGTH)
         keep_norm = check_bool("keep_norm", keep_norm)
+        select = check_choice("select", select, ("smallest", "closest"))
         if isinstance(strength, str) and strength == "auto":
             return self._auto_shift(codes, source_texts, direction, max_strength, grid, anchor, vectors, revert, min_gain,
-                                    min_confidence, substitute, keep_norm)
+                                    min_confidence, substitute, keep_norm, select)
         for name, given in (("revert=True", revert), ("min_gain > 0", min_gain > 0), ("min_confidence > 0", min_confidence > 0),
-                            ("substitute != 0", substitute != 0)):
+                            ("substitute != 0", substitute != 0), ("select='closest'", select == "closest")):
             if given:
                 raise InputError(f"{name} needs strength='auto': only an automatic strength asks the direction's head "
                                  "whether a text has arrived")
@@ -419,7 +429,7 @@ class LatentEditor:
         return self._results(codes, source_texts, shifted, texts, "shift", strengths=[strength] * len(texts))
 
     def _auto_shift(self, codes, source_texts, direction_name, max_strength, grid, anchor, vectors, revert,
-                    min_gain, min_confidence, substitute, keep_norm) -> list[EditResult]:
+                    min_gain, min_confidence, substitute, keep_norm, select) -> list[EditResult]:
         direction = self._direction(direction_name)
         if not direction.head:
             raise InputError(f"direction {direction_name!r} has no head to judge arrival; learn it with head= and "
@@ -445,6 +455,7 @@ class LatentEditor:
         picked_texts, recoded = [""] * n, codes.new_empty(n, dim)
         todo = list(range(n))  # texts that have not arrived yet
         swapped = set()  # texts that arrived by word substitution
+        arrivals = {}  # text index -> its arrived decodes (grid index, text, code), smallest strength first
         if substitute:
             proposing = moved(codes, vectors, torch.tensor([substitute]), keep_norm).squeeze(1)  # (N, D)
             for i, (text, code, steps) in enumerate(self._substitute(targets, codes, proposing, source_texts)):
@@ -467,11 +478,19 @@ class LatentEditor:
                                      "text": texts[row * grid + g], "arrived": bool(arrived[row, g])} for g in range(grid)]
                 chosen[i] = int(arrived[row].float().argmax()) if arrived[row].any() else grid - 1
                 picked_texts[i], recoded[i] = texts[row * grid + chosen[i]], tried[row, chosen[i]]
+                if arrived[row].any():
+                    arrivals[i] = [(g, texts[row * grid + g], tried[row, g]) for g in range(grid) if arrived[row, g]]
             todo = [i for row, i in enumerate(todo) if not arrived[row].any()]
         rows = torch.arange(n)
         latents = candidates[rows, chosen]
         for i in swapped:  # a substituted text's own code is its edit
             latents[i] = recoded[i]
+        if select == "closest":
+            for i, (g, text, code, decoded) in self._closest(targets, arrivals, source_texts, codes, revert).items():
+                chosen[i], picked_texts[i], recoded[i] = g, text, code
+                latents[i] = candidates[i, g] if decoded else code  # a partial revert's own code is its edit
+                trajectories[i].append({"strength": round(float(strengths[g]), 4), "closest": True, "text": text,
+                                        "arrived": True})
         if revert:
             pending = set(todo)
             done = [i not in pending for i in range(n)]
@@ -484,6 +503,27 @@ class LatentEditor:
         return self._results(codes, source_texts, latents, picked_texts, "shift",
                              strengths=[substitute if i in swapped else float(strengths[c]) for i, c in enumerate(chosen)],
                              trajectories=trajectories, recoded=recoded)
+
+    def _closest(self, targets: list, arrivals: dict[int, list], sources: list[str], starts: torch.Tensor,
+                 partial: bool) -> dict[int, tuple[int, str, torch.Tensor, bool]]:
+        """Per text index of ``arrivals`` (its arrived decodes as (grid index, text, code)), the
+        candidate most similar to its source among those decodes and, when ``partial``, their
+        partial reverts that still arrive (:meth:`_accepted`); ties go to the smallest strength.
+        -> {text index: (grid index it came from, text, code (D,), whether it is a decode)}."""
+        pool = [(i, g, candidate) for i, found in arrivals.items() for g, text, _ in found
+                for candidate in (partial_reverts(sources[i], text) if partial else []) if candidate.strip()]
+        if pool:
+            rows, tried = [i for i, _, _ in pool], [c for _, _, c in pool]
+            pool_codes = self._encode_distinct(tried)
+            accepted = self._accepted(targets, pool_codes, starts[rows], tried, [sources[i] for i in rows]).tolist()
+        best = {}  # text index -> (similarity, grid index, text, code, decoded)
+        options = [(i, g, text, code, True) for i, found in arrivals.items() for g, text, code in found]
+        options += [(i, g, text, pool_codes[k], False) for k, (i, g, text) in enumerate(pool) if accepted[k]]
+        for i, g, text, code, decoded in options:
+            similarity = word_similarity(sources[i], text)
+            if i not in best or (similarity, -g) > (best[i][0], -best[i][1]):
+                best[i] = (similarity, g, text, code, decoded)
+        return {i: pick[1:] for i, pick in best.items()}
 
     @torch.no_grad()
     def _substitute(self, targets: list, codes: torch.Tensor, shifted: torch.Tensor,

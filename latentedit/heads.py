@@ -1,6 +1,6 @@
 """Property heads: small models on flat latent codes that predict a property of the text.
 
-A head is a linear layer or a one-hidden-layer MLP, for regression (a number) or
+A head is a linear layer or an MLP (``hidden`` units in each of ``layers`` hidden layers), for regression (a number) or
 classification (one of several labels). It is fitted on the codes of labelled texts, reports its
 held-out R2 or accuracy, and is saved in the model folder as ``heads/<name>/``.
 
@@ -31,6 +31,7 @@ from .validation import check_choice, check_int, check_number, check_numbers, ch
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KINDS = ("regression", "classification")
 MAX_HIDDEN = 65536  # hidden units of an MLP head; more is absurd for codes of a few hundred numbers
+MAX_LAYERS = 8  # hidden layers of an MLP head
 
 
 def check_name(name: object, what: str = "name") -> str:
@@ -47,6 +48,7 @@ class HeadConfig:
     kind: str  # "regression" | "classification"
     code_size: int
     hidden: int = 0  # 0 = linear head
+    layers: int = 1  # hidden layers of an MLP head (each ``hidden`` wide)
     labels: tuple[str, ...] = ()  # classification: label of each output
     value_mean: float = 0.0  # regression targets are standardised for training
     value_std: float = 1.0
@@ -67,6 +69,7 @@ class HeadConfig:
             raise ModelFolderError(f"{field} a classification head needs at least two labels")
         check_int(f"{field} code_size", self.code_size, minimum=1, error=ModelFolderError)
         check_int(f"{field} hidden", self.hidden, minimum=0, maximum=MAX_HIDDEN, error=ModelFolderError)
+        check_int(f"{field} layers", self.layers, minimum=1, maximum=MAX_LAYERS, error=ModelFolderError)
         check_number(f"{field} value_mean", self.value_mean, error=ModelFolderError)
         check_number(f"{field} value_std", self.value_std, minimum=0.0, open_min=True, error=ModelFolderError)
         if isinstance(self.metric_value, bool) or not isinstance(self.metric_value, (int, float)):  # NaN: not measured
@@ -85,8 +88,9 @@ class PropertyHead(nn.Module):
         self.config = config
         outputs = len(config.labels) if config.kind == "classification" else 1
         if config.hidden:
-            self.net = nn.Sequential(nn.Linear(config.code_size, config.hidden), nn.GELU(),
-                                     nn.Linear(config.hidden, outputs))
+            widths = [config.code_size] + [config.hidden] * config.layers
+            blocks = [module for a, b in zip(widths, widths[1:]) for module in (nn.Linear(a, b), nn.GELU())]
+            self.net = nn.Sequential(*blocks, nn.Linear(config.hidden, outputs))
         else:
             self.net = nn.Linear(config.code_size, outputs)
 
@@ -128,16 +132,24 @@ def fit_head(
     epochs: int = 300,
     seed: int = 0,
     description: str = "",
+    layers: int = 1,
+    batch_size: int = 0,
 ) -> PropertyHead:
-    """Fit a head on codes (N, D) with full-batch Adam and measure it on a held-out split.
+    """Fit a head on codes (N, D) with Adam and measure it on a held-out split.
 
     Give ``values`` (regression) or ``labels`` (classification). The held-out split (stratified
     by label for classification) is used once, for the reported metric; the returned head is then
-    refitted on all examples.
+    refitted on all examples. ``batch_size=0`` takes full-batch Adam steps at a constant learning
+    rate (one step per epoch); ``batch_size=B`` takes AdamW steps (decoupled weight decay) on
+    shuffled minibatches of B, with a learning rate that decays to zero over the fit: a deep MLP
+    on a large set needs the many steps.
     """
     check_name(name, "head name")
     heldout_fraction = check_number("heldout_fraction", heldout_fraction, 0.0, 1.0, open_max=True)
     hidden = check_int("hidden", hidden, minimum=0, maximum=MAX_HIDDEN)
+    layers = check_int("layers", layers, minimum=1, maximum=MAX_LAYERS)
+    epochs = check_int("epochs", epochs, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=0)
     seed = check_seed(seed)
     description = check_text(description, "description", allow_empty=True)
     if (values is None) == (labels is None):
@@ -181,22 +193,35 @@ def fit_head(
     def train_on(index: torch.Tensor) -> PropertyHead:
         mean = float(target[index].mean()) if kind == "regression" else 0.0
         std = float(target[index].std()) if kind == "regression" and len(index) > 1 else 1.0
-        config = HeadConfig(name=name, kind=kind, code_size=codes.shape[1], hidden=hidden, labels=names,
+        config = HeadConfig(name=name, kind=kind, code_size=codes.shape[1], hidden=hidden, layers=layers, labels=names,
                             value_mean=mean, value_std=std if std > 1e-8 else 1.0)
         with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the caller's RNG
             torch.manual_seed(seed)
             head = PropertyHead(config)
-        optimizer = torch.optim.Adam(head.parameters(), lr=1e-2, weight_decay=weight_decay)
         x, y = codes[index], target[index]
-        for _ in range(epochs):
+        if kind == "regression":
+            y = (y - config.value_mean) / config.value_std
+        if batch_size:
+            optimizer = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=weight_decay)
+            steps = epochs * -(-len(index) // batch_size)
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / steps)
+            batches = [order[start : start + batch_size] for _ in range(epochs)
+                       for order in [torch.randperm(len(index), generator=generator)]
+                       for start in range(0, len(index), batch_size)]
+        else:
+            optimizer, schedule = torch.optim.Adam(head.parameters(), lr=1e-2, weight_decay=weight_decay), None
+            batches = [slice(None)] * epochs
+        for batch in batches:
             optimizer.zero_grad()
-            out = head.net(x)
+            out = head.net(x[batch])
             if kind == "regression":
-                loss = F.mse_loss(out.squeeze(-1), (y - config.value_mean) / config.value_std)
+                loss = F.mse_loss(out.squeeze(-1), y[batch])
             else:
-                loss = F.cross_entropy(out, y)
+                loss = F.cross_entropy(out, y[batch])
             loss.backward()
             optimizer.step()
+            if schedule:
+                schedule.step()
         return head.eval()
 
     metric_name, metric = ("r2" if kind == "regression" else "accuracy"), float("nan")

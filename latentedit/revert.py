@@ -29,3 +29,35 @@ def revert_candidates(source: str, text: str) -> list[str]:
     words, source_words = text.split(), source.split()
     candidates = [" ".join(words[:i1] + source_words[j1:j2] + words[i2:]) for i1, i2, j1, j2 in changed_spans(source, text)]
     return [candidate for candidate in dict.fromkeys(candidates) if candidate != text]
+
+
+#: Partial reverts of a text with more changed spans than this are not made (2**spans candidates).
+MAX_PARTIAL_SPANS = 8
+
+
+def partial_reverts(source: str, text: str, max_spans: int = MAX_PARTIAL_SPANS) -> list[str]:
+    """Every text that puts the source's words back into some of the changed spans of ``text``
+    (any subset but none and all), or [] when it has more than ``max_spans`` spans (2**spans
+    texts). Unlike a chain of single-span reverts, this reaches an edit whose steps on the way
+    the heads would not accept.
+
+    >>> partial_reverts("the food was cold and late .", "a meal was great and late !")[:3]
+    ['the food was great and late !', 'a meal was cold and late !', 'the food was cold and late !']
+    """
+    matcher = difflib.SequenceMatcher(a=text.split(), b=source.split(), autojunk=False)
+    words, source_words = text.split(), source.split()
+    pieces = [(tag == "equal", words[i1:i2], source_words[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes()]
+    spans = sum(not equal for equal, _, _ in pieces)
+    if spans > max_spans:
+        return []
+    candidates = []
+    for mask in range(1, 2**spans - 1):  # bit s set: span s goes back to the source
+        out, span = [], 0
+        for equal, own, theirs in pieces:
+            if equal:
+                out += own
+            else:
+                out += theirs if mask >> span & 1 else own
+                span += 1
+        candidates.append(" ".join(out))
+    return [candidate for candidate in dict.fromkeys(candidates) if candidate != text]

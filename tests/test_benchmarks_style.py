@@ -220,7 +220,7 @@ def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_fold
         assert row["perplexity"] == pytest.approx(row["perplexity_ratio"] * result["settings"]["source_perplexity"])
     assert capsys.readouterr().out.strip().splitlines()[-1] == (
         f"refine={best['refine']} anchor={best['anchor']:g} max_strength=2 revert={best['revert']} substitute=0 "
-        f"min_confidence=0 keep_norm={best['keep_norm']}")
+        f"min_confidence=0 keep_norm={best['keep_norm']} select=smallest")
     assert "Chosen" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
         _load("anchor_dev").main(["--anchors", "-1"])
@@ -240,10 +240,25 @@ def test_anchor_dev_measures_word_swaps_and_confidences(data_root, model_folder,
     best = result["chosen"]
     assert best["score"] == max(r["score"] for r in result["rows"] if r["perplexity_ratio"] <= 1.8 or not best["fluent"])
     assert capsys.readouterr().out.strip().splitlines()[-1].endswith(
-        f"substitute={best['substitute']:g} min_confidence={best['min_confidence']:g} keep_norm=False")
+        f"substitute={best['substitute']:g} min_confidence={best['min_confidence']:g} keep_norm=False select=smallest")
     assert "--confidences 0,0.9" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
         _load("anchor_dev").main(["--confidences", "1.5"])
+
+
+def test_anchor_dev_measures_both_selections(data_root, model_folder, tmp_path, capsys):
+    out = tmp_path / "ad.json"
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--per-half", "5", "--anchors", "0",
+            "--strengths", "", "--max-strengths", "4", "--grid", "4", "--selects", "smallest,closest"]
+    assert _load("anchor_dev").main(argv) == 0
+    rows = {(r["select"], r["revert"]): r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {(select, revert) for select in ("smallest", "closest") for revert in (False, True)}
+    for revert in (False, True):  # the closest arrived text keeps at least as much of the source
+        assert rows[("closest", revert)]["self_bleu"] >= rows[("smallest", revert)]["self_bleu"] - 1e-9
+    assert "| select |" in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit):
+        _load("anchor_dev").main(["--selects", "nearest"])
+    assert "--selects takes smallest and/or closest" in capsys.readouterr().err
 
 
 def test_anchor_dev_chooses_only_among_fluent_settings():
@@ -284,6 +299,23 @@ def test_formality_with_an_anchor_adds_the_unanchored_row(data_root, model_folde
     assert rows["random_shift_auto"]["self_bleu"] > rows["random_shift_1"]["self_bleu"] + 30
 
 
+def test_style_transfer_with_select_closest_adds_the_smallest_strength_row(data_root, model_folder, tmp_path):
+    out = tmp_path / "st.json"
+    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "", "--quick",
+            "--revert", "--select", "closest"]
+    assert _load("style_transfer").main(argv) == 0
+    result = json.loads(out.read_text())
+    rows = {r["key"]: r for r in result["rows"]}
+    assert result["settings"]["select"] == "closest"
+    assert rows["shift_auto"]["system"] == "latentedit shift, strength auto, revert, closest"
+    assert "most similar to the source" in rows["shift_auto"]["selection"]
+    assert rows["shift_auto_smallest"]["system"] == "latentedit shift, strength auto, revert, smallest strength"
+    assert "smallest strength" in rows["shift_auto_smallest"]["selection"]
+    assert rows["shift_auto_no_revert"]["system"] == "latentedit shift, strength auto, closest, no revert"
+    with pytest.raises(SystemExit):
+        _load("style_transfer").main(["--select", "nearest"])
+
+
 def test_formality_with_a_min_gain_adds_the_any_gain_row(data_root, model_folder, tmp_path):
     out = tmp_path / "fo.json"
     argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "0",
@@ -295,7 +327,7 @@ def test_formality_with_a_min_gain_adds_the_any_gain_row(data_root, model_folder
     assert rows["shift_auto_any_gain"]["system"] == "latentedit shift, strength auto, any gain, keep norm, revert"
     assert rows["shift_auto_no_revert"]["system"] == "latentedit shift, strength auto, min gain 0.3, keep norm, no revert"
     assert rows["shift_auto_free_norm"]["system"] == "latentedit shift, strength auto, min gain 0.3, norm free, revert"
-    assert "shift_auto_unanchored" not in rows
+    assert "shift_auto_unanchored" not in rows and "shift_auto_smallest" not in rows
     assert result["settings"]["min_gain"] == 0.3
     # a larger required gain never stops a text at a smaller strength
     assert rows["shift_auto"]["mean_strength"] >= rows["shift_auto_any_gain"]["mean_strength"]

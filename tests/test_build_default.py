@@ -14,7 +14,9 @@ def test_card_names_the_shape_and_the_measured_figures(tmp_path):
     summary = {
         "model": config, "train_minutes": 95, "build_minutes": 7.5,
         "heads": {"sentiment": {"kind": "classification", "accuracy": 0.875, "train_examples": 10, "heldout_examples": 5,
-                                "hidden": 0, "weight_decay": 0.1}},
+                                "hidden": 0, "weight_decay": 0.1},
+                  "topic": {"kind": "classification", "accuracy": 0.5, "train_examples": 8, "heldout_examples": 2,
+                            "hidden": 1024, "layers": 2, "weight_decay": 0.01}},
         "directions": [{"name": "positive", "head": "sentiment", "target": "positive", "description": "Yelp"}],
         "health": {"greedy_exact_match": 0.3125, "rate": 512.0, "active_units": "256 / 256"},
         "corpus": {"train_lines": 1234, "sources": {"yelp": {"lines": 1300, "kept_after_dedup": 1234}}},
@@ -24,6 +26,7 @@ def test_card_names_the_shape_and_the_measured_figures(tmp_path):
     assert "1 latent token(s) x 256 dims, 2+2 layers of width 256" in card
     assert "About 95 minutes of training" in card and "reproduces 31% of held-out Yelp sentences" in card
     assert "| `sentiment` | classification | 0.875 (accuracy) | 10 / 5 | linear, weight decay 0.1 |" in card
+    assert "| `topic` | classification | 0.500 (accuracy) | 8 / 2 | MLP 1024 x 2, weight decay 0.01 |" in card
     assert "| yelp | 1300 | 1234 |" in card
     assert json.loads((tmp_path / "metrics.json").read_text())["train_minutes"] == 95
 
@@ -32,9 +35,10 @@ def test_a_head_takes_the_capacity_that_wins_on_the_selection_split(review_edito
     report = build_default.fit_chosen_head(review_editor, "mood", review_corpus.texts, 16, "test head",
                                            labels=list(review_corpus.labels))
     assert set(report["selection"]) == {"hidden 0, weight decay 0.001", "hidden 16, weight decay 0.001",
-                                        "hidden 16, weight decay 0.1"}
+                                        "hidden 16, weight decay 0.1", "hidden 1024 x 2, weight decay 0.01, batches of 512"}
     best = max(report["selection"], key=report["selection"].get)
-    assert best == f"hidden {report['hidden']}, weight decay {report['weight_decay']:g}"
+    assert best == report["capacity"]
+    assert best.startswith(f"hidden {report['hidden']}{' x 2' if report['layers'] == 2 else ','}")
     head = review_editor.heads.pop("mood")  # the fixture is shared: leave it as it was
     assert head.config.hidden == report["hidden"] and head.config.metric_value == report["accuracy"]
 

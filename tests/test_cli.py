@@ -487,6 +487,20 @@ def test_shift_keeps_the_norm(run, model):
         assert json_lines(out)[0]["text"] == expected.text
 
 
+
+def test_shift_selects_the_closest_arrived_text(run, model):
+    text = "the food was awful ."
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--strength", "auto", "--max-strength",
+                         "8", "--revert", "--select", "closest", "--trajectory", "--json", text)
+    assert code == 0, err
+    expected = LatentEditor.load(model).shift(text, "positive", strength="auto", max_strength=8, revert=True,
+                                              select="closest")
+    assert json_lines(out)[0]["text"] == expected.text and json_lines(out)[0]["trajectory"] == expected.trajectory
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--select", "closest", text)
+    assert code == 2 and "--select closest only applies with --strength auto" in err
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--select", "nearest", text)
+    assert code == 2 and "--select" in err
+
 def test_shift_and_optimize_revert(run, model):
     text = "the food was awful ."
     code, out, err = run("shift", "--model", model, "--direction", "positive", "--strength", "auto", "--max-strength",

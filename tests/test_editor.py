@@ -669,6 +669,45 @@ def test_revert_makes_arrived_edits_minimal(review_editor, negatives):
     assert mean([r.similarity for r in minimal]) > mean([r.similarity for r in plain])
 
 
+
+def test_select_closest_keeps_the_arrived_decode_most_similar_to_the_source(review_editor, negatives):
+    editor = review_editor
+    smallest = editor.shift(negatives, "positive", strength="auto", max_strength=8.0, grid=4)
+    closest = editor.shift(negatives, "positive", strength="auto", max_strength=8.0, grid=4, select="closest")
+    for s, c in zip(smallest, closest):
+        assert c.trajectory[: len(s.trajectory)] == s.trajectory
+        arrived = [row for row in s.trajectory if row["arrived"]]
+        if not arrived:
+            assert c.text == s.text and not any(row.get("closest") for row in c.trajectory)
+            continue
+        pick = c.trajectory[-1]
+        assert pick["closest"] and pick["text"] == c.text and pick["strength"] == c.strength
+        assert (c.text, c.strength) in [(row["text"], row["strength"]) for row in arrived]
+        assert c.similarity == max(word_similarity(c.source_text, row["text"]) for row in arrived)
+    assert mean([c.similarity for c in closest]) >= mean([s.similarity for s in smallest])
+
+
+def test_select_closest_with_revert_is_at_least_as_close_as_reverting_the_smallest(review_editor, negatives):
+    """Partial reverts of every arrived decode hold the chain of single reverts of the smallest one."""
+    editor = review_editor
+    positive = lambda text: editor.score(text)["sentiment"] == "pos"  # noqa: E731
+    options = dict(strength="auto", max_strength=8.0, grid=4, revert=True)
+    smallest = editor.shift(negatives, "positive", **options)
+    closest = editor.shift(negatives, "positive", select="closest", **options)
+    print("\nsmallest:", [r.text for r in smallest], "\nclosest:", [r.text for r in closest])
+    for s, c in zip(smallest, closest):
+        if any(row["arrived"] for row in s.trajectory):
+            assert positive(c.text) and c.text != c.source_text
+            assert c.similarity >= s.similarity
+    assert mean([c.similarity for c in closest]) > mean([s.similarity for s in smallest])
+
+
+def test_select_must_be_smallest_or_closest_and_closest_needs_auto_strength(review_editor, negatives):
+    with pytest.raises(InputError, match="select"):
+        review_editor.shift(negatives, "positive", strength="auto", select="nearest")
+    with pytest.raises(InputError, match="select='closest' needs strength='auto'"):
+        review_editor.shift(negatives, "positive", strength=2.0, select="closest")
+
 def test_revert_needs_auto_strength_and_a_bool(review_editor, negatives):
     with pytest.raises(InputError, match="revert=True needs strength='auto'"):
         review_editor.shift(negatives, "positive", strength=2.0, revert=True)

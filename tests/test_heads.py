@@ -97,6 +97,35 @@ def test_hidden_layer_learns_what_a_linear_head_cannot():
     assert mlp.config.metric_value > 0.85
 
 
+
+def test_a_deep_minibatch_head_learns_a_product_and_saves_its_layers(tmp_path):
+    g = torch.Generator().manual_seed(6)
+    codes = torch.randn(600, 4, generator=g)
+    values = codes[:, 0] * codes[:, 1]  # no linear head can fit a product
+    deep = fit_head("xy", codes, values=values, hidden=64, layers=2, batch_size=32, epochs=40, seed=0)
+    assert fit_head("xy", codes, values=values).config.metric_value < 0.1
+    assert deep.config.metric_value > 0.8
+    assert deep.config.layers == 2 and len([m for m in deep.net if isinstance(m, torch.nn.Linear)]) == 3
+    save_head(deep, tmp_path / "xy")
+    loaded = load_head(tmp_path / "xy", 4)
+    assert loaded.config == deep.config and torch.equal(loaded(codes[:5]), deep(codes[:5]))
+
+
+def test_a_one_layer_head_keeps_the_layout_of_heads_saved_before_layers_existed(tmp_path):
+    head = fit_head("h", torch.randn(40, DIM), values=torch.randn(40).tolist(), hidden=8)
+    assert list(head.state_dict()) == ["net.0.weight", "net.0.bias", "net.2.weight", "net.2.bias"]
+    save_head(head, tmp_path / "h")
+    config = json.loads((tmp_path / "h" / "config.json").read_text())
+    del config["layers"]  # as written by an older latentedit
+    (tmp_path / "h" / "config.json").write_text(json.dumps(config))
+    assert load_head(tmp_path / "h", DIM).config.layers == 1
+
+
+@pytest.mark.parametrize("option", [{"layers": 0}, {"layers": 9}, {"batch_size": -1}, {"epochs": 0}, {"layers": 1.5}])
+def test_fit_head_refuses_bad_layers_batch_size_and_epochs(option):
+    with pytest.raises(InputError):
+        fit_head("h", torch.randn(20, DIM), values=torch.randn(20).tolist(), hidden=4, **option)
+
 def test_fitting_is_deterministic_for_a_seed():
     codes, w, _, _ = synthetic(seed=5, n=80)
     a = fit_head("h", codes, values=codes @ w, seed=3)
