@@ -223,6 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="head kind (default: from --value-column / --label-column)")
     fit.add_argument("--hidden", type=_non_negative_int, default=0,
                      help="hidden units (0: a linear head) (default: %(default)s)")
+    fit.add_argument("--layers", type=_non_negative_int, default=1,
+                     help="hidden layers, each --hidden wide (default: %(default)s)")
+    fit.add_argument("--batch-size", type=_non_negative_int, default=0, metavar="B",
+                     help="fit on shuffled minibatches of B (a deep head on many texts needs them; 0: full batch) "
+                          "(default: %(default)s)")
     fit.add_argument("--seed", type=int, default=0, help="seed of the split and the fit (default: %(default)s)")
     model_output(fit, "head")
 
@@ -456,7 +461,8 @@ def run_fit_head(args) -> None:
     replaced = args.name in editor.heads
     report = editor.fit_head(args.name, texts, values=targets if numeric else None,
                              labels=None if numeric else targets, kind=args.kind, hidden=args.hidden,
-                             description=args.description, seed=args.seed)
+                             description=args.description, seed=args.seed, layers=args.layers,
+                             batch_size=args.batch_size)
     editor.save(folder)
     report.update(model=str(folder), replaced=replaced)
     if args.json:

@@ -255,14 +255,18 @@ class LatentEditor:
 
     def fit_head(self, name: str, texts: Sequence[str], values: Sequence[float] | None = None,
                  labels: Sequence | None = None, kind: str | None = None, hidden: int = 0,
-                 description: str = "", seed: int = 0) -> dict:
+                 description: str = "", seed: int = 0, layers: int = 1, batch_size: int = 0) -> dict:
         """Fit a property head on the codes of ``texts`` and keep it (``save`` writes it).
 
         Returns and prints the held-out metric (R2 for regression, accuracy for classification).
+        ``hidden`` units in each of ``layers`` hidden layers (0: linear); ``batch_size`` > 0 fits on
+        minibatches, which a deep head on many texts needs (see :func:`latentedit.heads.fit_head`).
+
+        >>> editor.fit_head("sentiment", texts, labels=labels, hidden=1024, layers=2, batch_size=512)  # doctest: +SKIP
         """
         _, texts = _as_list(texts)
         head = fit_head(name, self.encode(texts, refine=0), values=values, labels=labels, kind=kind, hidden=hidden,
-                        seed=seed, description=description)
+                        seed=seed, description=description, layers=layers, batch_size=batch_size)
         self.heads[name] = head
         c = head.config
         self._say(f"head {name!r} ({c.kind}): held-out {c.metric_name} {c.metric_value:.3f} "

@@ -129,7 +129,7 @@ def fit_head(
     hidden: int = 0,
     heldout_fraction: float = 0.2,
     weight_decay: float = 1e-3,
-    epochs: int = 300,
+    epochs: int | None = None,
     seed: int = 0,
     description: str = "",
     layers: int = 1,
@@ -140,16 +140,16 @@ def fit_head(
     Give ``values`` (regression) or ``labels`` (classification). The held-out split (stratified
     by label for classification) is used once, for the reported metric; the returned head is then
     refitted on all examples. ``batch_size=0`` takes full-batch Adam steps at a constant learning
-    rate (one step per epoch); ``batch_size=B`` takes AdamW steps (decoupled weight decay) on
-    shuffled minibatches of B, with a learning rate that decays to zero over the fit: a deep MLP
-    on a large set needs the many steps.
+    rate (``epochs`` steps, default 300); ``batch_size=B`` takes AdamW steps (decoupled weight
+    decay) on shuffled minibatches of B, with a learning rate that decays to zero over ``epochs``
+    passes (default 10): a deep MLP on a large set needs the many steps.
     """
     check_name(name, "head name")
     heldout_fraction = check_number("heldout_fraction", heldout_fraction, 0.0, 1.0, open_max=True)
     hidden = check_int("hidden", hidden, minimum=0, maximum=MAX_HIDDEN)
     layers = check_int("layers", layers, minimum=1, maximum=MAX_LAYERS)
-    epochs = check_int("epochs", epochs, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=0)
+    epochs = check_int("epochs", (10 if batch_size else 300) if epochs is None else epochs, minimum=1)
     seed = check_seed(seed)
     description = check_text(description, "description", allow_empty=True)
     if (values is None) == (labels is None):

@@ -290,6 +290,18 @@ def test_fit_head_and_learn_direction_to_output_model_then_info(run, model, data
     assert {h["name"] for h in json.loads(out)["heads"]} == {"likes", "sentiment"}
 
 
+
+def test_fit_head_takes_layers_and_a_batch_size(run, model, data, tmp_path):
+    out_model = tmp_path / "deep"
+    code, out, err = run("fit-head", "stars", "--model", model, "--input", data / "reviews.csv", "--label-column", "label",
+                         "--hidden", "8", "--layers", "2", "--batch-size", "4", "--output-model", out_model)
+    assert code == 0, err
+    head = LatentEditor.load(out_model).heads["stars"]
+    assert head.config.hidden == 8 and head.config.layers == 2
+    code, out, err = run("fit-head", "stars", "--model", model, "--input", data / "reviews.csv", "--label-column", "label",
+                         "--hidden", "8", "--layers", "0", "--output-model", tmp_path / "none")
+    assert code == 2 and "layers" in err
+
 def test_fit_head_writes_back_into_the_model_folder_by_default(run, model, data, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(model, copy)

@@ -68,7 +68,7 @@ CAPACITIES = (
     {"hidden": 0, "weight_decay": 1e-3},
     {"hidden": None, "weight_decay": 1e-3},
     {"hidden": None, "weight_decay": 0.1},
-    {"hidden": 1024, "layers": 2, "weight_decay": 0.01, "batch_size": 512, "epochs": 10},
+    {"hidden": 1024, "layers": 2, "weight_decay": 0.01, "batch_size": 512},
 )
 
 
