@@ -35,12 +35,17 @@ def test_a_head_takes_the_capacity_that_wins_on_the_selection_split(review_edito
     report = build_default.fit_chosen_head(review_editor, "mood", review_corpus.texts, 16, "test head",
                                            labels=list(review_corpus.labels))
     assert set(report["selection"]) == {"hidden 0, weight decay 0.001", "hidden 16, weight decay 0.001",
-                                        "hidden 16, weight decay 0.1", "hidden 1024 x 2, weight decay 0.01, batches of 512"}
+                                        "hidden 16, weight decay 0.1"}
     best = max(report["selection"], key=report["selection"].get)
-    assert best == report["capacity"]
-    assert best.startswith(f"hidden {report['hidden']}{' x 2' if report['layers'] == 2 else ','}")
+    assert best == report["capacity"] == f"hidden {report['hidden']}, weight decay {report['weight_decay']:g}"
     head = review_editor.heads.pop("mood")  # the fixture is shared: leave it as it was
     assert head.config.hidden == report["hidden"] and head.config.metric_value == report["accuracy"]
+
+
+def test_capacity_names_show_layers_and_batches():
+    assert build_default.capacity_name({"hidden": 0, "weight_decay": 1e-3}) == "hidden 0, weight decay 0.001"
+    assert build_default.capacity_name({"hidden": 1024, "layers": 2, "weight_decay": 0.01, "batch_size": 512}) == (
+        "hidden 1024 x 2, weight decay 0.01, batches of 512")
 
 
 def test_balanced_sample_takes_as_many_of_each_label_as_the_smallest_has():
