@@ -1,8 +1,9 @@
 """Property heads: small models on flat latent codes that predict a property of the text.
 
-A head is a linear layer or an MLP (``hidden`` units in each of ``layers`` hidden layers), for regression (a number) or
-classification (one of several labels). It is fitted on the codes of labelled texts, reports its
-held-out R2 or accuracy, and is saved in the model folder as ``heads/<name>/``.
+A head is a linear layer or an MLP (``hidden`` units in each of ``layers`` hidden layers), for
+regression (a number) or classification (one of several labels). It is fitted on the codes of
+labelled texts, reports its held-out R2 or accuracy, and is saved in the model folder as
+``heads/<name>/``.
 
 >>> import torch
 >>> codes = torch.randn(200, 8)
