@@ -233,9 +233,10 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
         f", confidence {args.min_confidence:g}" if args.min_confidence else "")
     anchored = swapped + (f", anchor {args.anchor:g}" if args.anchor else "") + after_anchor
     swaps = dict(zip(("substitute", "min_confidence"), args.swaps_row or ()))  # the --swaps-row settings
-    by_head = f"the model's {HEAD!r} head on the re-encoded decoded text (" + (
-        "the text most similar to the source among those it scores as the target)" if args.select == "closest"
-        else "smallest strength it scores as the target)")
+    by_smallest = f"the model's {HEAD!r} head on the re-encoded decoded text (smallest strength it scores as the target)"
+    by_closest = (f"the model's {HEAD!r} head on the re-encoded decoded text (the text most similar to the source among "
+                  "those it scores as the target)")
+    by_head = by_closest if args.select == "closest" else by_smallest
     for prefix, label in (("", "latentedit shift"), ("random_", "random direction, equal norm")):
         if "shift_auto" not in notes:
             add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates(args),
@@ -255,7 +256,7 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, **swaps}))
             if args.select == "closest" and not prefix:
                 add("shift_auto_smallest", f"{label}, strength auto{anchored.removesuffix(', closest')}, smallest strength",
-                    by_head.split(" (")[0] + " (smallest strength it scores as the target)", auto_candidates(args),
+                    by_smallest, auto_candidates(args),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "select": "smallest"}))
             if args.revert and not prefix:
                 add("shift_auto_no_revert", f"{label}, strength auto{anchored.replace(', revert', '')}, no revert", by_head,
