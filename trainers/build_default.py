@@ -64,9 +64,9 @@ def year_adjusted_log_likes(tweets: list[datasets.Tweet]) -> list[float]:
 #: light weight decay overfits the smaller sets (formality: held-out R2 0.07 against 0.46 linear).
 #: A deep head, {"hidden": 1024, "layers": 2, "weight_decay": 0.01, "batch_size": 512}, wins the
 #: selection for sentiment (held-out 89.9% against 88.2%) and topic (49.0% against 46.2%;
-#: benchmarks/results/deep_heads_build.json), but the
-#: sentiment edits it guides scored no better on Yelp dev (benchmarks/results/anchor_dev_closest.md
-#: against anchor_dev_closest_stage5_heads.md), so the shipped build leaves it out.
+#: benchmarks/results/deep_heads_build.json), but the sentiment edits it guides scored no better
+#: on Yelp dev (benchmarks/results/anchor_dev_closest.md against anchor_dev_closest_stage5_heads.md),
+#: so the shipped build leaves it out.
 CAPACITIES = (
     {"hidden": 0, "weight_decay": 1e-3},
     {"hidden": None, "weight_decay": 1e-3},
