@@ -44,20 +44,15 @@ def partial_reverts(source: str, text: str, max_spans: int = MAX_PARTIAL_SPANS) 
     >>> partial_reverts("the food was cold and late .", "a meal was great and late !")[:3]
     ['the food was great and late !', 'a meal was cold and late !', 'the food was cold and late !']
     """
-    matcher = difflib.SequenceMatcher(a=text.split(), b=source.split(), autojunk=False)
-    words, source_words = text.split(), source.split()
-    pieces = [(tag == "equal", words[i1:i2], source_words[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes()]
-    spans = sum(not equal for equal, _, _ in pieces)
-    if spans > max_spans:
+    spans, source_words = changed_spans(source, text), source.split()
+    if len(spans) > max_spans:
         return []
     candidates = []
-    for mask in range(1, 2**spans - 1):  # bit s set: span s goes back to the source
-        out, span = [], 0
-        for equal, own, theirs in pieces:
-            if equal:
-                out += own
-            else:
-                out += theirs if mask >> span & 1 else own
-                span += 1
-        candidates.append(" ".join(out))
+    for mask in range(1, 2 ** len(spans) - 1):  # bit s set: span s goes back to the source
+        words = text.split()
+        for s in reversed(range(len(spans))):  # right to left: earlier spans keep their positions
+            if mask >> s & 1:
+                i1, i2, j1, j2 = spans[s]
+                words[i1:i2] = source_words[j1:j2]
+        candidates.append(" ".join(words))
     return [candidate for candidate in dict.fromkeys(candidates) if candidate != text]
