@@ -16,7 +16,8 @@ setting scored by
 - self-BLEU to the source (corpus BLEU-4, 13a tokenisation);
 - score = sqrt(dev judge % x self-BLEU), the benchmark's GM with self-BLEU standing in for ref-BLEU;
 - PPL: the outputs' perplexity under a word trigram language model trained on the same pool
-  (latentedit.judges.FluencyJudge; lower = more fluent), and its ratio to the dev sources' PPL.
+  (latentedit.judges.FluencyJudge; lower = more fluent), and its ratio to the dev sources' PPL;
+  unknown words %: output words outside that model's vocabulary (broken words land here).
 
 A setting may be chosen only if its PPL ratio is at most ``--max-perplexity-ratio`` (default
 1.8: Li et al.'s human rewrites of the test set score 1.83 times their sources' perplexity,
@@ -38,7 +39,10 @@ row. With ``--keep-norms 0,1`` every auto setting is also measured with its move
 to their source code's norm (``keep_norm=True``; see latentedit.editor.moved); with ``--selects
 smallest,closest``, also keeping the arrived text most similar to the source instead of the
 smallest strength (``select="closest"``; with revert, partial reverts of each compete), which
-style_transfer.py takes as --select.
+style_transfer.py takes as --select. ``--known-words 0,1`` measures every setting with edits that
+write any words and with edits that write only words of the model's lexicon or their source
+(``editor.known_words``, the default; latentedit/lexicon.py); ``--beams 1,8`` decodes edits
+greedily and by beam search with 8 beams (``editor.edit_beams``).
 
     python benchmarks/anchor_dev.py                       # the built-in default model, 100 + 100 dev sentences
     python benchmarks/anchor_dev.py --model runs/x/model --per-half 50
@@ -82,6 +86,11 @@ def parse_args(argv):
                                                    "see latentedit/refine.py), comma separated")
     ap.add_argument("--keep-norms", default="0", help="1: also try every auto setting with keep_norm=True (moved codes "
                                                       "scaled back to their source code's norm); comma separated 0/1")
+    ap.add_argument("--known-words", default="1", help="1: edits write only words of the model's lexicon or their "
+                                                       "source (editor.known_words; latentedit/lexicon.py), 0: any "
+                                                       "words; comma separated 0/1")
+    ap.add_argument("--beams", default="1", help="beams of the beam search that decodes edits (editor.edit_beams; 1: "
+                                                 "greedy), comma separated")
     ap.add_argument("--selects", default="smallest", help="how auto picks among arrived texts, comma separated: "
                                                           "smallest (strength) and/or closest (to the source)")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
@@ -96,7 +105,10 @@ def parse_args(argv):
     if not args.max_perplexity_ratio > 0:
         ap.error("--max-perplexity-ratio must be > 0")
     parse_number_lists(ap, args, ("refines", "anchors", "strengths", "max_strengths", "substitutes", "confidences",
-                                  "keep_norms"), may_be_empty=("strengths",), switches=("keep_norms",))
+                                  "keep_norms", "known_words", "beams"), may_be_empty=("strengths",),
+                       switches=("keep_norms", "known_words"))
+    if any(b < 1 or b != int(b) for b in args.beams):
+        ap.error("--beams takes whole numbers >= 1, comma separated")
     args.selects = [s.strip() for s in args.selects.split(",") if s.strip()]
     if not args.selects or not set(args.selects) <= {"smallest", "closest"}:
         ap.error("--selects takes smallest and/or closest, comma separated")
@@ -128,7 +140,7 @@ def measure(editor, judges: tuple[SentimentJudge, FluencyJudge], negative: list[
 
 
 def figures(results: list, judges: tuple[SentimentJudge, FluencyJudge], negative: list[str], positive: list[str]) -> dict:
-    """head %, dev judge %, self-BLEU, score, PPL and PPL ratio to the sources of the edits of
+    """head %, dev judge %, self-BLEU, score, unknown words %, PPL and PPL ratio to the sources of the edits of
     negative + positive texts (in that order)."""
     judge, fluency = judges
     goals = [GOALS[0]] * len(negative) + [GOALS[1]] * len(positive)
@@ -138,7 +150,8 @@ def figures(results: list, judges: tuple[SentimentJudge, FluencyJudge], negative
     self_bleu = corpus_bleu(outputs, negative + positive)
     perplexity = fluency.perplexity(outputs)
     return {"head": head, "judge": judged, "self_bleu": self_bleu, "score": math.sqrt(judged * self_bleu),
-            "perplexity": perplexity, "perplexity_ratio": perplexity / fluency.perplexity(negative + positive)}
+            "unknown_words": fluency.unknown_rate(outputs), "perplexity": perplexity,
+            "perplexity_ratio": perplexity / fluency.perplexity(negative + positive)}
 
 
 def choose(rows: list[dict], max_ratio: float) -> dict:
@@ -161,17 +174,20 @@ def markdown(result: dict) -> str:
              "self-BLEU); PPL = perplexity under a word trigram language model trained on the same pool (the "
              f"sources: {s['source_perplexity']:.1f}), ratio = PPL / the sources' PPL; a setting is chosen only if its "
              f"ratio is at most {s['max_perplexity_ratio']:g}. The test set is not used.", ""]
-    rows = [[str(r.get("refine", 0)), fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("keep_norm") else "no",
+    rows = [[str(r.get("beams", 1)), str(r.get("refine", 0)), "yes" if r.get("known_words", False) else "no",
+             fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("keep_norm") else "no",
              r.get("select", "smallest") if r["max_strength"] is not None else "-",
              "yes" if r.get("revert") else "no", f"{r.get('substitute', 0):g}",
              f"{r.get('min_confidence', 0):g}", fmt(r["head"]), fmt(r["judge"]), fmt(r["self_bleu"]), fmt(r["score"]),
-             fmt(r.get("perplexity")), fmt(r.get("perplexity_ratio"), 2)]
+             fmt(r.get("unknown_words")), fmt(r.get("perplexity")), fmt(r.get("perplexity_ratio"), 2)]
             for r in result["rows"]]
-    lines += markdown_table(["refine", "anchor", "strength", "keep norm", "select", "revert", "swaps at", "min confidence",
-                             "head %", "dev judge %", "self-BLEU", "score", "PPL", "ratio"], rows)
+    lines += markdown_table(["beams", "refine", "known words", "anchor", "strength", "keep norm", "select", "revert",
+                             "swaps at", "min confidence",
+                             "head %", "dev judge %", "self-BLEU", "score", "unknown words %", "PPL", "ratio"], rows)
     best = result["chosen"]
     which = "best auto score among the fluent settings" if best.get("fluent", True) else "best auto score; NO setting was fluent"
-    lines += ["", f"**Chosen ({which}): refine {best.get('refine', 0)}, anchor {best['anchor']:g}, "
+    lines += ["", f"**Chosen ({which}): {best.get('beams', 1)} beam(s), refine {best.get('refine', 0)}, known words "
+              f"{'yes' if best.get('known_words', False) else 'no'}, anchor {best['anchor']:g}, "
               f"max strength {best['max_strength']:g}, keep norm {'yes' if best.get('keep_norm') else 'no'}, "
               f"select {best.get('select', 'smallest')}, "
               f"revert {'yes' if best.get('revert') else 'no'}, swaps at {best.get('substitute', 0):g}, "
@@ -212,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     editor, root, negative, positive = opened
     judges = dev_judges(root)
     rows = []
-    for refine, anchor in itertools.product(args.refines, args.anchors):
-        editor.refine = int(refine)
+    for beams, known, refine, anchor in itertools.product(args.beams, args.known_words, args.refines, args.anchors):
+        editor.refine, editor.known_words, editor.edit_beams = int(refine), bool(known), int(beams)
         settings = [(f"{s:g}", dict(strength=s)) for s in args.strengths]
         settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid, revert=revert,
                                               substitute=sub, min_confidence=confidence, keep_norm=bool(keep),
@@ -222,13 +238,15 @@ def main(argv: list[str] | None = None) -> int:
                      for revert in (False, True)
                      for sub in args.substitutes for confidence in args.confidences]
         for label, shift in settings:
-            row = {"refine": int(refine), "anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
+            row = {"refine": int(refine), "beams": int(beams), "known_words": bool(known) and editor.lexicon is not None,
+                   "anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
                    "revert": shift.get("revert", False), "substitute": shift.get("substitute", 0.0),
                    "min_confidence": shift.get("min_confidence", 0.0), "keep_norm": shift.get("keep_norm", False),
                    "select": shift.get("select", "smallest"),
                    **measure(editor, judges, negative, positive, anchor=anchor, **shift)[1]}
             rows.append(row)
-            print(f"  refine {refine:g}, anchor {anchor:g}, strength {label}{', keep norm' if row['keep_norm'] else ''}"
+            print(f"  {beams:g} beam(s), refine {refine:g}{', known words' if row['known_words'] else ''}, "
+                  f"anchor {anchor:g}, strength {label}{', keep norm' if row['keep_norm'] else ''}"
                   f"{', closest' if row['select'] == 'closest' else ''}"
                   f"{', revert' if row['revert'] else ''}, swaps at "
                   f"{row['substitute']:g}, confidence {row['min_confidence']:g}: head {row['head']:.1f}%, "
@@ -244,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     write_json(result, out)
     write_text(markdown(result), out.with_suffix(".md"))
-    print(f"refine={chosen['refine']} anchor={chosen['anchor']:g} max_strength={chosen['max_strength']:g} "
+    print(f"beams={chosen.get('beams', 1)} refine={chosen['refine']} known_words={chosen['known_words']} "
+          f"anchor={chosen['anchor']:g} max_strength={chosen['max_strength']:g} "
           f"revert={chosen['revert']} substitute={chosen['substitute']:g} min_confidence={chosen['min_confidence']:g} "
           f"keep_norm={chosen.get('keep_norm', False)} select={chosen.get('select', 'smallest')}")
     return 0

@@ -51,8 +51,27 @@ def add_edit_options(ap, sweep: tuple[float, ...]) -> None:
     ap.add_argument("--refine", type=int, default=0, metavar="N",
                     help="every latentedit row starts from codes refined N steps (latentedit/refine.py; 0: the "
                          "encoder's codes)")
+    ap.add_argument("--beams", type=int, default=1, metavar="B", help="decode every latentedit edit by anchored beam "
+                                                                       "search with B beams (editor.edit_beams; 1: greedy)")
+    ap.add_argument("--any-words", action="store_true", help="edits may write any words, not only words of the model's "
+                                                             "lexicon or their source (editor.known_words=False)")
     ap.add_argument("--threads", type=int, default=1, help="torch (and BLAS) threads")
     ap.add_argument("--device", default="cpu", help="torch device for the model")
+
+
+def edit_settings(editor, args) -> list[str]:
+    """Set the editor's decoding of edits from the shared options (--beams, --any-words); the
+    notes that say how every latentedit row starts and decodes."""
+    editor.known_words, editor.edit_beams = not args.any_words, args.beams
+    notes = []
+    if args.refine:
+        notes.append(f"every latentedit row starts from codes refined {args.refine} steps (--refine; latentedit/refine.py)")
+    if editor.lexicon is not None:
+        notes.append("every latentedit edit writes only words of the model's lexicon or of its source (latentedit/lexicon.py)"
+                     if editor.known_words else "latentedit edits may write any words (--any-words)")
+    if args.beams > 1:
+        notes.append(f"every latentedit edit is decoded by anchored beam search with {args.beams} beams (--beams)")
+    return notes
 
 
 def auto_candidates(args, anchor: float | None = None, revert: bool | None = None,
@@ -77,8 +96,8 @@ def parse_edit_args(ap, argv, name: str):
         args.sweep = [float(s) for s in args.sweep.split(",") if s.strip()]
     except ValueError:
         ap.error("--sweep takes numbers separated by commas")
-    if args.grid < 1 or args.threads < 1:
-        ap.error("--grid and --threads must be >= 1")
+    if args.grid < 1 or args.threads < 1 or args.beams < 1:
+        ap.error("--grid, --threads and --beams must be >= 1")
     if not args.anchor >= 0 or args.refine < 0:
         ap.error("--anchor and --refine must be >= 0")
     if args.out is None:

@@ -51,6 +51,7 @@ import torch
 from common import (
     add_edit_options,
     auto_candidates,
+    edit_settings,
     environment,
     fmt,
     load_editor,
@@ -255,8 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     if editor is None:
         notes.append(why)
     else:
-        if args.refine:
-            notes.append(f"every latentedit row starts from codes refined {args.refine} steps (--refine; latentedit/refine.py)")
+        notes += edit_settings(editor, args)
         model = model_summary(editor, args.model)
         model["truncated_sources"] = truncated_count(editor, sources)
         missing = check_model(editor)
@@ -271,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": ("python benchmarks/formality.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(sources), "quick": args.quick, "strength": args.strength,
                      "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "refine": args.refine,
-                     "keep_norm": args.keep_norm, "select": args.select,
+                     "keep_norm": args.keep_norm, "select": args.select, "beams": args.beams,
+                     "known_words": editor is not None and editor.known_words and editor.lexicon is not None,
                      "min_gain": args.min_gain,
                      "substitute": args.substitute,
                      "sweep": args.sweep, "seed": args.seed,

@@ -36,7 +36,8 @@ Rows:
   rounds of one swap each, the head picking; latentedit/substitute.py; N adds them), and with
   `--min-confidence C` the head must give the target a probability >= C to accept a text,
   beside the same row without either (and with `--swaps-row S:C`, the headline's row with swaps at S
-  and min confidence C beside it); and at `--strength`;
+  and min confidence C beside it; with `--beams-row B`, the headline's row decoded by anchored
+  beam search with B beams); and at `--strength`;
 - latentedit optimize toward {"sentiment": "positive"/"negative"} (default settings: Adam, 50
   steps, up to 6 decoded candidates + the start, N <= 7, picked by the model's head: the lowest
   target loss, and with select="closest" the most similar to the source among those it accepts);
@@ -78,6 +79,7 @@ import torch
 from common import (
     add_edit_options,
     auto_candidates,
+    edit_settings,
     environment,
     fmt,
     load_editor,
@@ -120,11 +122,15 @@ def parse_args(argv):
                     help="the strength='auto' rows need the sentiment head's probability of the target to be at least C")
     ap.add_argument("--swaps-row", metavar="S:C", help="also report the strength='auto' row with word swaps at S and "
                                                        "min confidence C (when the headline has none)")
+    ap.add_argument("--beams-row", type=int, metavar="B", help="also report the headline row decoded by anchored beam "
+                                                                "search with B beams (editor.edit_beams)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random direction")
     ap.add_argument("--quick", action="store_true", help=f"the first {QUICK_PER_HALF} sentences of each half only")
     ap.add_argument("--out", help="result JSON (default benchmarks/results/style_transfer.json, style_transfer_quick.json "
                                   "with --quick); .md and .png are written beside it")
     args = parse_edit_args(ap, argv, "style_transfer")
+    if args.beams_row is not None and not args.beams_row > 1:
+        ap.error("--beams-row takes a number of beams > 1")
     if args.swaps_row is not None:
         try:
             args.swaps_row = tuple(float(x) for x in args.swaps_row.split(":"))
@@ -198,6 +204,15 @@ def head_reached(results: list, targets: list[int]) -> float | None:
     return 100.0 * sum(r.scores[HEAD] == LABELS[t] for r, t in zip(results, targets)) / len(results)
 
 
+def beam_shift(editor, beams: int, texts: list[str], goal: str, options: dict) -> list:
+    """``editor.shift(texts, goal, **options)`` with edits decoded by beam search with ``beams`` beams."""
+    greedy, editor.edit_beams = editor.edit_beams, beams
+    try:
+        return editor.shift(texts, goal, **options)
+    finally:
+        editor.edit_beams = greedy
+
+
 def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list[dict], dict, dict]:
     """The latentedit rows, the strength sweep, and every row's outputs (key -> texts); scores(texts)
     gives a row's figures."""
@@ -254,6 +269,9 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
                     f"{swaps['min_confidence']:g}{anchored.removeprefix(swapped)}", by_head,
                     auto_candidates(args, substitute=swaps["substitute"]),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, **swaps}))
+            if args.beams_row and not prefix:
+                add("shift_auto_beams", f"{label}, strength auto{anchored}, {args.beams_row} beams", by_head,
+                    auto_candidates(args), lambda texts, goal: beam_shift(editor, args.beams_row, texts, goal, auto))
             if args.select == "closest" and not prefix:
                 add("shift_auto_smallest", f"{label}, strength auto{anchored.removesuffix(', closest')}, smallest strength",
                     by_smallest, auto_candidates(args),
@@ -434,8 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     if editor is None:
         notes.append(why)
     else:
-        if args.refine:
-            notes.append(f"every latentedit row starts from codes refined {args.refine} steps (--refine; latentedit/refine.py)")
+        notes += edit_settings(editor, args)
         model = model_summary(editor, args.model)
         model["truncated_sources"] = truncated_count(editor, data["sources"])
         missing = check_model(editor)
@@ -459,7 +476,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": ("python benchmarks/style_transfer.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(data["sources"]), "quick": args.quick, "strength": args.strength,
                      "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "refine": args.refine,
-                     "keep_norm": args.keep_norm, "select": args.select,
+                     "keep_norm": args.keep_norm, "select": args.select, "beams": args.beams,
+                     "known_words": editor is not None and editor.known_words and editor.lexicon is not None,
                      "substitute": args.substitute, "min_confidence": args.min_confidence,
                      "sweep": args.sweep, "seed": args.seed,
                      "device": args.device, "bleu": "corpus BLEU-4, 13a tokenisation (latentedit.judges.bleu)",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
+from .lexicon import WordGuard
+
 # Greedy decoding and sampling never repeat a 4-gram of tokens: on the default model this keeps
 # exact match on 1000 Yelp dev sentences (15.2%) and lifts BLEU to the input from 20.0 to 26.0 by
 # stopping loops such as "super super super ..."; 0.2% of real Yelp sentences repeat a word trigram.
@@ -72,9 +74,27 @@ def _adjusted(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_repea
     return logits
 
 
+def _next_logits(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_repeat_ngram: int,
+                 anchor: torch.Tensor | None, anchor_weight: float, words: WordGuard | None,
+                 rows: list[int]) -> torch.Tensor:
+    """Step logits (B, V) after ``history`` (B, t): the anchor bonus added, then, with a ``words``
+    guard (its rows ``rows``), only known words allowed, then repeated n-grams banned (see
+    :func:`_adjusted`). Known words outrank the ban: a row the two together leave nothing keeps
+    its known words."""
+    logits = _adjusted(logits, history, pad_id, 0, anchor, anchor_weight)
+    if words is None:
+        return _adjusted(logits, history, pad_id, no_repeat_ngram, None, 0.0)
+    known = words.restrict_(logits, rows).clone()
+    logits = _adjusted(logits, history, pad_id, no_repeat_ngram, None, 0.0)
+    stuck = ~torch.isfinite(logits).any(-1)
+    logits[stuck] = known[stuck]
+    return logits
+
+
 def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram: int = 0,
                anchor: torch.Tensor | None = None, anchor_weight: float = 0.0,
-               prefix: torch.Tensor | None = None, cache: EncoderDecoderCache | None = None) -> torch.Tensor:
+               prefix: torch.Tensor | None = None, cache: EncoderDecoderCache | None = None,
+               words: WordGuard | None = None) -> torch.Tensor:
     """Shared loop of greedy and sampling: choose(logits (B', V)) -> next ids (B',).
 
     Rows that have produced </s> leave the batch (and the cache), so a long straggler does not
@@ -83,7 +103,9 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     ``anchor_weight`` > 0, each row's logits gain that much for every token that would continue
     its source (see :func:`anchor_bonus`): the decoder keeps the source's wording wherever the
     code does not pull strongly elsewhere. ``prefix`` (B, m), m >= 1, resumes after m tokens
-    already chosen, with ``cache`` holding the decoder's states of <s> and prefix[:, :-1].
+    already chosen, with ``cache`` holding the decoder's states of <s> and prefix[:, :-1]. A
+    ``words`` guard (one row per row of z) lets each row write only known words (see
+    :mod:`latentedit.lexicon`).
     """
     cfg = model.config
     memory, offset = model.latent_context(z)
@@ -96,12 +118,16 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     else:
         begin = prefix.shape[1]
         output[:, :begin], current = prefix, prefix[:, -1:]
+        for t in range(begin if words is not None else 0):
+            words.advance(range(batch), prefix[:, t].tolist())
     length = begin
     for step in range(begin, max_length):
         logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()  # (B', V)
-        logits = _adjusted(logits, output[active, :step], cfg.pad_token_id, no_repeat_ngram,
-                           anchor[active] if anchor is not None else None, anchor_weight)
+        logits = _next_logits(logits, output[active, :step], cfg.pad_token_id, no_repeat_ngram,
+                              anchor[active] if anchor is not None else None, anchor_weight, words, active.tolist())
         next_ids = choose(logits)
+        if words is not None:
+            words.advance(active.tolist(), next_ids.tolist())
         output[active, step] = next_ids
         length = step + 1
         running = next_ids != cfg.eos_token_id
@@ -133,16 +159,19 @@ def teacher_forced_scores(model, z: torch.Tensor, ids: torch.Tensor, contrast: t
 
 def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_REPEAT_NGRAM,
            anchor: torch.Tensor | None = None, anchor_weight: float = 0.0,
-           draft: torch.Tensor | None = None) -> torch.Tensor:
+           draft: torch.Tensor | None = None, words: WordGuard | None = None) -> torch.Tensor:
     """Greedy decoding. With ``draft`` (B, L) ids (each row ending with </s>, padded with <pad>),
     e.g. the source text of an edit, one teacher-forced pass checks the draft first: a row whose
     greedy choice matches its draft through </s> is done without a step loop, and the step loop
     of the others starts after the longest prefix that they all share with their drafts. The
     output is the greedy decode either way (up to float rounding between the parallel pass and
-    cached steps). Batches of more than :data:`DRAFT_MAX_ROWS` rows ignore their drafts."""
+    cached steps). Batches of more than :data:`DRAFT_MAX_ROWS` rows ignore their drafts. With a
+    ``words`` guard (:mod:`latentedit.lexicon`), every word written is a known one; the guard must
+    allow each row's draft (give it the draft's words), so that a draft greedy agrees with is
+    what the guarded decode writes too."""
     choose = lambda logits: logits.argmax(-1)  # noqa: E731
     if draft is None or z.shape[0] > DRAFT_MAX_ROWS:
-        return _step_loop(model, z, max_length, choose, no_repeat_ngram, anchor, anchor_weight)
+        return _step_loop(model, z, max_length, choose, no_repeat_ngram, anchor, anchor_weight, words=words)
     cfg = model.config
     draft = draft[:, :max_length].to(z.device)
     batch, width = draft.shape
@@ -166,7 +195,8 @@ def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_RE
             cache.reorder_cache(rest)
             prefix = draft[rest, :shared]
         tail = _step_loop(model, z[rest], max_length, choose, no_repeat_ngram,
-                          anchor[rest] if anchor is not None else None, anchor_weight, prefix=prefix, cache=cache)
+                          anchor[rest] if anchor is not None else None, anchor_weight, prefix=prefix, cache=cache,
+                          words=words.select(rest.tolist()) if words is not None else None)
         length = max(tail.shape[1], output.shape[1])
         output = torch.nn.functional.pad(output, (0, length - output.shape[1]), value=cfg.pad_token_id)
         output[rest] = torch.nn.functional.pad(tail, (0, length - tail.shape[1]), value=cfg.pad_token_id)
@@ -205,11 +235,21 @@ def sample(
     return _step_loop(model, z, max_length, choose, no_repeat_ngram)
 
 
-def beam_search(model, z: torch.Tensor, max_length: int, num_beams: int = 4, length_penalty: float = 1.0) -> torch.Tensor:
-    """Beam search; the best finished beam per row by log-prob / length**length_penalty."""
+def beam_search(model, z: torch.Tensor, max_length: int, num_beams: int = 4, length_penalty: float = 1.0,
+                anchor: torch.Tensor | None = None, anchor_weight: float = 0.0, no_repeat_ngram: int = 0,
+                words: WordGuard | None = None) -> torch.Tensor:
+    """Beam search; the best finished beam per row by log-prob / length**length_penalty. With
+    source ids ``anchor`` (B, L) and ``anchor_weight`` > 0, each step scores tokens by the
+    log-softmax of the logits with the anchor bonus added (see :func:`anchor_bonus`);
+    ``no_repeat_ngram`` and a ``words`` guard (one row per row of z) as in :func:`greedy`."""
     cfg = model.config
     batch = z.shape[0]
     z = z.repeat_interleave(num_beams, dim=0)  # (B*nb, K, dz)
+    if anchor is not None:
+        anchor = anchor.repeat_interleave(num_beams, dim=0)  # (B*nb, L)
+    beams = list(range(batch * num_beams))
+    if words is not None:
+        words = words.select([b // num_beams for b in beams])  # one guard row per beam
     memory, offset = model.latent_context(z)
     cache = _new_cache()
     scores = torch.full((batch, num_beams), float("-inf"), device=z.device)
@@ -219,7 +259,9 @@ def beam_search(model, z: torch.Tensor, max_length: int, num_beams: int = 4, len
     finished = torch.zeros(batch * num_beams, dtype=torch.bool, device=z.device)
     current = torch.full((batch * num_beams, 1), cfg.bos_token_id, dtype=torch.long, device=z.device)
     for _ in range(max_length):
-        log_probs = model.decoder_logits(current, memory, offset, cache)[:, -1].float().log_softmax(-1)
+        logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()
+        logits = _next_logits(logits, sequences, cfg.pad_token_id, no_repeat_ngram, anchor, anchor_weight, words, beams)
+        log_probs = logits.log_softmax(-1)
         vocab = log_probs.shape[-1]
         # a finished beam can only continue with <pad> at no cost
         log_probs[finished] = float("-inf")
@@ -230,6 +272,9 @@ def beam_search(model, z: torch.Tensor, max_length: int, num_beams: int = 4, len
         tokens = (top_index % vocab).view(-1)
         cache.reorder_cache(origin)
         sequences = torch.cat([sequences[origin], tokens.unsqueeze(1)], dim=1)
+        if words is not None:
+            words = words.select(origin.tolist())
+            words.advance(beams, tokens.tolist())
         finished = finished[origin] | (tokens == cfg.eos_token_id)
         scores = top_scores.view(-1)
         if finished.all():

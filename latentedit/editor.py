@@ -22,17 +22,18 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .decoding import teacher_forced_scores
+from .decoding import NO_REPEAT_NGRAM, teacher_forced_scores
 from .directions import Direction, learn_direction, load_direction, property_direction, save_direction
 from .errors import InputError, ModelFolderError
 from .heads import PropertyHead, check_name, fit_head, load_head, save_head
+from .lexicon import LEXICON_FILE, Lexicon, Speller, WordGuard
 from .model import TransformerVAE
 from .model_folder import read_config, read_consistently, save_model
 from .refine import refine_codes
 from .results import EditResult
 from .revert import partial_reverts, revert_candidates
 from .search import adam_search, random_search
-from .substitute import CONTRAST, MIN_ALIGNMENT, SUBSTITUTION_ROUNDS, WordVocabulary, word_substitutions
+from .substitute import CONTRAST, MIN_ALIGNMENT, SUBSTITUTION_ROUNDS, WORD_START, WordVocabulary, word_substitutions
 from .targets import parse_targets, total_loss
 from .validation import (
     check_bool,
@@ -53,9 +54,10 @@ BUILTIN_MODELS = Path(__file__).parent / "models"  # built-in names resolve to f
 SUBSTITUTION_BATCH = 32  # texts per teacher-forced pass of the substitution search: (32, T, V) scores
 MAX_STRENGTH = 1e6  # |strength| beyond this is absurd (codes have a norm of a few units) and overflows float32
 #: decoding methods and the options each takes (see TransformerVAE.generate)
-DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight", "draft"),
+DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight", "draft", "known_words"),
                   "sample": ("max_length", "temperature", "top_k", "top_p", "generator", "no_repeat_ngram"),
-                  "beam": ("max_length", "num_beams", "length_penalty")}
+                  "beam": ("max_length", "num_beams", "length_penalty", "anchor", "anchor_weight", "no_repeat_ngram",
+                           "known_words")}
 MIN_TEMPERATURE = 1e-6  # below this, logits / temperature overflow to inf and sampling breaks
 
 
@@ -72,7 +74,8 @@ class LatentEditor:
     """Encode, decode and edit texts through a trained Transformer-VAE."""
 
     def __init__(self, model: TransformerVAE, heads: dict[str, PropertyHead] | None = None,
-                 directions: dict[str, Direction] | None = None, batch_size: int = 256, quiet: bool = False):
+                 directions: dict[str, Direction] | None = None, batch_size: int = 256, quiet: bool = False,
+                 lexicon: Lexicon | None = None):
         if model.tokenizer is None:
             raise ModelFolderError("the model has no tokenizer; load it from a model folder with tokenizer.json")
         self.model = model.eval()
@@ -85,6 +88,16 @@ class LatentEditor:
         #: encoder's posterior mean; see :mod:`latentedit.refine`). Heads, directions and the re-encoded
         #: outputs of edits use the encoder's codes, which the heads were fitted on.
         self.refine = 0
+        #: the words of the model's training corpus (a model folder's lexicon.txt), or None; see
+        #: :mod:`latentedit.lexicon` and ``known_words``.
+        self.lexicon = lexicon
+        #: whether edits (``shift``, ``optimize``) decode only words of the lexicon or of their source
+        #: (when the model has a lexicon); ``decode(..., known_words=True)`` asks for it anywhere.
+        self.known_words = True
+        #: beams of the beam search that decodes edits (1: greedy). On Yelp dev, 8 beams kept more of
+        #: the source at the same judge accuracy (benchmarks/results/anchor_dev_beams.md) for 3x the time.
+        self.edit_beams = 1
+        self._speller: tuple[Lexicon, Speller] | None = None  # see _word_guard
         self._local = threading.local()  # .known: text -> code while an edit of those texts runs (per thread)
         self._words: WordVocabulary | None = None  # see _word_vocabulary
 
@@ -103,7 +116,8 @@ class LatentEditor:
             heads = {p.name: load_head(p, code_size) for p in sorted((folder / "heads").glob("*")) if p.is_dir()}
             directions = {p.stem: load_direction(folder / "directions", p.stem, code_size)
                           for p in sorted((folder / "directions").glob("*.json"))}
-            return cls(model, heads, directions)
+            lexicon = Lexicon.load(folder / LEXICON_FILE) if (folder / LEXICON_FILE).is_file() else None
+            return cls(model, heads, directions, lexicon=lexicon)
 
         return read_consistently(folder, read)
 
@@ -117,6 +131,8 @@ class LatentEditor:
                 save_direction(direction, staging / "directions")
             (staging / "heads").mkdir(exist_ok=True)
             (staging / "directions").mkdir(exist_ok=True)
+            if self.lexicon is not None:
+                self.lexicon.save(staging / LEXICON_FILE)
 
         save_model(self.model, path, write_extra=write_edits)
 
@@ -189,7 +205,9 @@ class LatentEditor:
         elsewhere), "sample" (also temperature, top_k, top_p, generator) or "beam" (also
         num_beams, length_penalty). Greedy's ``draft``, one guessed output text per code (such as
         the text the code was edited from), changes nothing but speed: rows whose greedy decode is
-        the draft are checked in one parallel pass instead of decoded step by step.
+        the draft are checked in one parallel pass instead of decoded step by step. Greedy's
+        ``known_words=True`` writes only words of the model's lexicon (:attr:`lexicon`) or of the
+        code's anchor or draft text (:mod:`latentedit.lexicon`).
 
         >>> editor.decode(editor.encode(["the food was cold ."]), anchor="the food was cold .", anchor_weight=6)  # doctest: +SKIP
         """
@@ -207,6 +225,10 @@ class LatentEditor:
         for name, given in per_code.items():
             if len(given) != codes.shape[0]:
                 raise InputError(f"{name} must hold one text per code: {len(given)} texts for {codes.shape[0]} codes")
+        known_words = options.pop("known_words", False)
+        if known_words and self.lexicon is None:
+            raise InputError("known_words=True needs a lexicon: this model folder has no lexicon.txt (set editor.lexicon "
+                             "to latentedit.lexicon.Lexicon.from_texts(your_corpus))")
         options.setdefault("max_length", self.model.config.max_length - 1)  # room for </s> on re-encoding
         texts = []
         for start in range(0, codes.shape[0], self.batch_size):
@@ -214,6 +236,9 @@ class LatentEditor:
                 ids = self.tokenizer.encode(given[start : start + self.batch_size], self.model.config.max_length).ids
                 options[name] = ids.to(self.device)
             batch = codes[start : start + self.batch_size].to(self.device, self.model.shared.weight.dtype)
+            if known_words:
+                own = [texts[start : start + self.batch_size] for texts in per_code.values()]  # the rows' own words
+                options["words"] = self._word_guard([" ".join(row) for row in zip(*own)] if own else [""] * len(batch))
             ids = self.model.generate(batch, method, **options)
             texts.extend(self.tokenizer.decode(ids.cpu()))
         return texts[0] if single else texts
@@ -743,11 +768,27 @@ class LatentEditor:
     # -- shared ----------------------------------------------------------------------------------
 
     def _decode_anchored(self, codes: torch.Tensor, sources: list[str], anchor: float) -> list[str]:
-        """Greedy texts of codes (N, D), anchored to their source texts when ``anchor`` > 0 (and
-        drafted on them: an edit often decodes back to its source)."""
+        """Texts of codes (N, D) for edits of ``sources``: greedy, or by beam search with
+        :attr:`edit_beams` > 1; anchored to their source texts when ``anchor`` > 0; in known words
+        when :attr:`known_words` and the model has a lexicon. Greedy drafts on the sources (an
+        edit often decodes back to its source)."""
+        options = {"known_words": True} if self.known_words and self.lexicon is not None else {}
+        if self.edit_beams > 1:
+            return self.decode(codes, **beam_options(self.edit_beams), anchor=sources, anchor_weight=anchor,
+                               no_repeat_ngram=NO_REPEAT_NGRAM, **options)
         if anchor > 0:
-            return self.decode(codes, anchor=sources, anchor_weight=anchor, draft=sources)
-        return self.decode(codes, draft=sources)
+            options.update(anchor=sources, anchor_weight=anchor)
+        return self.decode(codes, draft=sources, **options)
+
+    def _word_guard(self, rows: list[str]) -> WordGuard:
+        """A guard of :attr:`lexicon` for a batch of greedy decoding whose rows may also write the
+        words of ``rows`` (its speller is kept while the lexicon stays the same)."""
+        if self._speller is None or self._speller[0] is not self.lexicon:
+            backend = self.tokenizer.backend  # byte-level BPE: tokens and words in its alphabet ("Ġ" = a space)
+            surfaces = [backend.id_to_token(i) for i in range(backend.get_vocab_size())]
+            spell = lambda word: "".join(piece for piece, _ in backend.pre_tokenizer.pre_tokenize_str(word))  # noqa: E731
+            self._speller = (self.lexicon, self.lexicon.speller(surfaces, self.model.config.eos_token_id, WORD_START, spell))
+        return self._speller[1].guard(rows)
 
     @contextmanager
     def _remembering(self, texts: list[str]):
@@ -897,6 +938,7 @@ _DECODE_OPTION_CHECKS = {
     "anchor": lambda value: _as_list(value)[1],
     "draft": lambda value: _as_list(value)[1],
     "anchor_weight": lambda value: check_number("anchor_weight", value, minimum=0.0),
+    "known_words": lambda value: check_bool("known_words", value),
 }
 
 

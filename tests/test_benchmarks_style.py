@@ -374,3 +374,48 @@ def test_formality_dev_choice_needs_self_bleu_then_few_unknown_words():
 def test_formality_dev_without_data_is_skipped(tmp_path, capsys):
     assert _load("formality_dev").main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "r.json")]) == 0
     assert capsys.readouterr().out.startswith("skipped")
+
+
+@pytest.fixture(scope="module")
+def lexicon_model_folder(model_folder, review_corpus, tmp_path_factory):
+    """The tiny model folder with a lexicon of its corpus's words."""
+    import shutil
+
+    from latentedit.lexicon import LEXICON_FILE, Lexicon
+
+    folder = tmp_path_factory.mktemp("lexicon") / "model"
+    shutil.copytree(model_folder, folder)
+    Lexicon.from_texts(review_corpus.texts, min_count=1).save(folder / LEXICON_FILE)
+    return folder
+
+
+def test_style_transfer_beams_row_and_known_words(data_root, lexicon_model_folder, tmp_path):
+    out = tmp_path / "st.json"
+    argv = ["--data", str(data_root), "--model", str(lexicon_model_folder), "--out", str(out), "--sweep", "", "--quick",
+            "--revert", "--beams-row", "2"]
+    assert _load("style_transfer").main(argv) == 0
+    result = json.loads(out.read_text())
+    rows = {r["key"]: r for r in result["rows"]}
+    assert rows["shift_auto_beams"]["system"] == "latentedit shift, strength auto, revert, 2 beams"
+    assert result["settings"]["known_words"] and any("lexicon" in note for note in result["notes"])
+    assert _load("style_transfer").main(argv + ["--any-words"]) == 0
+    result = json.loads(out.read_text())
+    assert not result["settings"]["known_words"] and any("any words" in note for note in result["notes"])
+    for bad in (["--beams-row", "1"], ["--beams", "0"]):
+        with pytest.raises(SystemExit):
+            _load("style_transfer").main(bad)
+
+
+def test_anchor_dev_measures_known_words_and_beams(data_root, lexicon_model_folder, tmp_path, capsys):
+    out = tmp_path / "ad.json"
+    argv = ["--data", str(data_root), "--model", str(lexicon_model_folder), "--out", str(out), "--per-half", "3",
+            "--anchors", "0", "--strengths", "", "--max-strengths", "4", "--grid", "2", "--known-words", "0,1",
+            "--beams", "1,2"]
+    assert _load("anchor_dev").main(argv) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert {(r["beams"], r["known_words"]) for r in rows} == {(b, k) for b in (1, 2) for k in (False, True)}
+    assert all(0.0 <= r["unknown_words"] <= 100.0 for r in rows)
+    assert "| beams | refine | known words |" in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit):
+        _load("anchor_dev").main(["--beams", "1.5"])
+    assert "--beams takes whole numbers" in capsys.readouterr().err

@@ -532,3 +532,26 @@ def test_shift_and_optimize_revert(run, model):
     assert code == 0, err
     expected = LatentEditor.load(model).optimize(text, {"sentiment": "pos"}, revert=True)
     assert json_lines(out)[0]["text"] == expected.text
+
+
+def test_edits_write_known_words_unless_told_otherwise(run, model, tmp_path):
+    from latentedit.lexicon import LEXICON_FILE, Lexicon
+
+    folder = tmp_path / "with-lexicon"
+    shutil.copytree(model, folder)
+    Lexicon(["the", "."]).save(folder / LEXICON_FILE)  # hardly any words: each edit may write little but its source's
+    shift = ["shift", "--direction", "positive", "--strength", "3", "--json", *NEGATIVE[:6]]
+    code, out, err = run(*shift, "--model", model)
+    assert code == 0, err
+    plain = [r["text"] for r in json_lines(out)]
+    assert any(set(t.split()) - set(s.split()) - {"the", "."} for t, s in zip(plain, NEGATIVE))  # new words
+    code, out, err = run(*shift, "--model", folder)
+    assert code == 0, err
+    for result, source in zip(json_lines(out), NEGATIVE):
+        assert set(result["text"].split()) <= set(source.split()) | {"the", "."}
+    code, out, err = run(*shift, "--model", folder, "--any-words")
+    assert code == 0, err
+    assert [r["text"] for r in json_lines(out)] == plain
+    code, out, err = run("optimize", "--model", folder, "--head", "sentiment", "--target", "pos", "--steps", "3",
+                         "--any-words", "the food was cold .")
+    assert code == 0, err

@@ -40,6 +40,11 @@ def test_it_has_the_built_in_heads_and_directions(editor):
     assert set(editor.heads["sentiment"].config.labels) == {"negative", "positive"}
 
 
+def test_its_edits_write_known_words(editor):
+    assert editor.known_words and {"the", "food", "great", "."} <= editor.lexicon.words
+    assert "greatider" not in editor.lexicon.words  # a broken word the model once glued from pieces
+
+
 def test_a_yelp_sentence_round_trips(editor):
     assert editor.reconstruct("the food was great .") == "the food was great ."
 

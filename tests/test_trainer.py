@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from latentedit import ConfigError, TransformerVAE
+from latentedit import ConfigError, LatentEditor, TransformerVAE
 from latentedit.data import SAMPLE_REVIEWS
 from trainers.config import TrainConfig
 from trainers.train import main, train, training_minutes
@@ -55,6 +55,8 @@ def test_training_writes_model_logs_and_plot(tmp_path):
     assert (tmp_path / "run" / "curves.png").read_bytes()[:4] == b"\x89PNG"
     first, last = records[1]["loss"], [r for r in records if r.get("split") == "train"][-1]["loss"]
     assert last < first  # it learns
+    lexicon = LatentEditor.load(final).lexicon  # the training texts' words seen twice or more
+    assert lexicon is not None and {"the", "food", "."} <= lexicon.words and 100 < len(lexicon) < 2000
 
 
 def test_long_lines_are_truncated_and_counted(tmp_path):

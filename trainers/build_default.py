@@ -27,10 +27,12 @@ from pathlib import Path
 import torch
 
 from latentedit import datasets
+from latentedit.data import read_texts
 from latentedit.directions import PAIR_METHODS
 from latentedit.editor import LatentEditor
 from latentedit.evaluation import reconstruction_metrics
 from latentedit.heads import fit_head
+from latentedit.lexicon import Lexicon
 from latentedit.model_folder import atomic_file
 
 from .train import training_minutes
@@ -192,6 +194,7 @@ def write_card(out: Path, summary: dict) -> None:
         minutes=summary["build_minutes"],
         train_minutes=summary["train_minutes"],
         exact=summary["health"]["greedy_exact_match"],
+        lexicon_words=summary.get("lexicon_words", 0),
     )
     with atomic_file(out / "MODEL_CARD.md") as stream:
         stream.write(card)
@@ -232,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                                     "runs/default/model"]
     started = time.perf_counter()
     editor = LatentEditor.load(args.model)
+    if editor.lexicon is None:  # a model trained before trainers/train.py wrote lexicons: the corpus's words
+        editor.lexicon = Lexicon.from_texts(read_texts(Path(args.corpus).with_name("train.txt")))
     heads = fit_heads(editor, root, args.head_per_class, args.hidden)
     learn_directions(editor, root, args.per_class, args.direction_method, args.sentiment_direction_method)
     summary = {
@@ -239,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         "heads": heads,
         "directions": editor.describe_directions(),
         "health": health(editor, root, args.health_examples),
+        "lexicon_words": len(editor.lexicon),
         "corpus": json.loads(Path(args.corpus).read_text()),
         "train_minutes": training_minutes(Path(args.model), *map(Path, stages)) or built_minutes(Path(args.model)),
     }
@@ -277,7 +283,9 @@ Yelp dev. Word swaps (`substitute=`) score well with the sentiment judge and BLE
 language model: on this model they drop "great" or "not" wherever the head accepts it, so the
 Yelp dev choice (which requires fluent outputs) leaves them off. Formal shifts decoded from a
 moved code write a broken word in 9 of 10 outputs, so the formality dev choice (which counts
-broken words) takes word swaps. Most of the reconstruction gap is the
+broken words) takes word swaps. Edits write only words of `lexicon.txt` ({lexicon_words:,} words seen at
+least twice in the training corpus) or of their source (`known_words`; `latentedit/lexicon.py`),
+so no edit glues a broken word from pieces. Most of the reconstruction gap is the
 encoder's: codes refined by gradient descent until the decoder reproduces the text (`refine=`,
 `--refine`; `latentedit/refine.py`) bring 99% of the same dev sentences back exactly at about 13
 times the cost (`benchmarks/results/refine.md`), and the dev choices refine the source codes of

@@ -28,9 +28,10 @@ from accelerate.utils import set_seed
 from latentedit.cli import OneLineParser
 from latentedit.data import read_texts
 from latentedit.errors import ConfigError, LatentEditError
+from latentedit.lexicon import LEXICON_FILE, Lexicon
 from latentedit.metrics import reconstruction_report
 from latentedit.model import TransformerVAE
-from latentedit.model_folder import atomic_file, commit_folder
+from latentedit.model_folder import atomic_file, commit_folder, save_model
 from latentedit.regularizers import cyclical_beta
 from latentedit.tokenizer import EncodedBatch, Tokenizer
 
@@ -94,6 +95,8 @@ def load_corpus(config: TrainConfig, tokenizer_path: Path, accelerator: Accelera
             stream.write(tokenizer.to_json())
     accelerator.wait_for_everyone()
     tokenizer = Tokenizer.load(tokenizer_path)
+    if accelerator.is_main_process:  # the words edits may write (latentedit/lexicon.py), shipped with the model
+        Lexicon.from_texts(texts).save(tokenizer_path.parent / LEXICON_FILE)
     max_length = config.model.max_length
     train, valid = tokenizer.encode(texts, max_length), tokenizer.encode(valid_texts, max_length)
     stats = {"train_examples": len(texts), "valid_examples": len(valid_texts),
@@ -334,7 +337,9 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
 
     final = out / "model"
     if accelerator.is_main_process:
-        accelerator.unwrap_model(model).save_pretrained(final)
+        lexicon = out / LEXICON_FILE
+        save_model(accelerator.unwrap_model(model), final,
+                   write_extra=lambda staging: shutil.copyfile(lexicon, staging / lexicon.name))
         plot_metrics(out / "metrics.jsonl", out / "curves.png")
     accelerator.wait_for_everyone()
     return final
