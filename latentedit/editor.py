@@ -94,8 +94,8 @@ class LatentEditor:
         #: whether edits (``shift``, ``optimize``) decode only words of the lexicon or of their source
         #: (when the model has a lexicon); ``decode(..., known_words=True)`` asks for it anywhere.
         self.known_words = True
-        #: beams of the beam search that decodes edits (1: greedy). On Yelp dev, 8 beams kept more of
-        #: the source at the same judge accuracy (benchmarks/results/anchor_dev_beams.md) for 3x the time.
+        #: beams of the anchored beam search that decodes edits (1: greedy). On the Yelp benchmark 8 beams
+        #: kept more of the source (benchmarks/results/anchor_dev_beams.md, style_transfer.md) at 4.6x the time.
         self.edit_beams = 1
         self._speller: tuple[Lexicon, Speller] | None = None  # see _word_guard
         self._local = threading.local()  # .known: text -> code while an edit of those texts runs (per thread)

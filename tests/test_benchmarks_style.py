@@ -299,13 +299,16 @@ def test_formality_with_an_anchor_adds_the_unanchored_row(data_root, model_folde
     assert rows["random_shift_auto"]["self_bleu"] > rows["random_shift_1"]["self_bleu"] + 30
 
 
-def test_style_transfer_with_select_closest_adds_the_smallest_strength_row(data_root, model_folder, tmp_path):
-    out = tmp_path / "st.json"
-    argv = ["--data", str(data_root), "--model", str(model_folder), "--out", str(out), "--sweep", "", "--quick",
-            "--revert", "--select", "closest"]
+def quick_style_transfer(data_root, model, out, *options) -> tuple[dict, dict]:
+    """Run style_transfer.py --quick without a sweep: (its result, its rows by key)."""
+    argv = ["--data", str(data_root), "--model", str(model), "--out", str(out), "--sweep", "", "--quick", *options]
     assert _load("style_transfer").main(argv) == 0
     result = json.loads(out.read_text())
-    rows = {r["key"]: r for r in result["rows"]}
+    return result, {r["key"]: r for r in result["rows"]}
+
+
+def test_style_transfer_with_select_closest_adds_the_smallest_strength_row(data_root, model_folder, tmp_path):
+    result, rows = quick_style_transfer(data_root, model_folder, tmp_path / "st.json", "--revert", "--select", "closest")
     assert result["settings"]["select"] == "closest"
     assert rows["shift_auto"]["system"] == "latentedit shift, strength auto, revert, closest"
     assert "most similar to the source" in rows["shift_auto"]["selection"]
@@ -390,16 +393,11 @@ def lexicon_model_folder(model_folder, review_corpus, tmp_path_factory):
 
 
 def test_style_transfer_beams_row_and_known_words(data_root, lexicon_model_folder, tmp_path):
-    out = tmp_path / "st.json"
-    argv = ["--data", str(data_root), "--model", str(lexicon_model_folder), "--out", str(out), "--sweep", "", "--quick",
-            "--revert", "--beams-row", "2"]
-    assert _load("style_transfer").main(argv) == 0
-    result = json.loads(out.read_text())
-    rows = {r["key"]: r for r in result["rows"]}
+    options = ("--revert", "--beams-row", "2")
+    result, rows = quick_style_transfer(data_root, lexicon_model_folder, tmp_path / "st.json", *options)
     assert rows["shift_auto_beams"]["system"] == "latentedit shift, strength auto, revert, 2 beams"
     assert result["settings"]["known_words"] and any("lexicon" in note for note in result["notes"])
-    assert _load("style_transfer").main(argv + ["--any-words"]) == 0
-    result = json.loads(out.read_text())
+    result, _ = quick_style_transfer(data_root, lexicon_model_folder, tmp_path / "st.json", *options, "--any-words")
     assert not result["settings"]["known_words"] and any("any words" in note for note in result["notes"])
     for bad in (["--beams-row", "1"], ["--beams", "0"]):
         with pytest.raises(SystemExit):

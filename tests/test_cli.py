@@ -555,3 +555,12 @@ def test_edits_write_known_words_unless_told_otherwise(run, model, tmp_path):
     code, out, err = run("optimize", "--model", folder, "--head", "sentiment", "--target", "pos", "--steps", "3",
                          "--any-words", "the food was cold .")
     assert code == 0, err
+
+
+def test_shift_decodes_by_beam_search(run, model):
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--strength", "1.5", "--beams", "3",
+                         "--anchor", "1e4", "--json", "the food was cold .")
+    assert code == 0, err
+    assert json_lines(out)[0]["text"] == "the food was cold ."  # so strong an anchor copies the source
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--beams", "0", "x")
+    assert code == 2 and "--beams" in err
