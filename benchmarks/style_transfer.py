@@ -124,6 +124,9 @@ def parse_args(argv):
                                                        "min confidence C (when the headline has none)")
     ap.add_argument("--beams-row", type=int, metavar="B", help="also report the headline row decoded by anchored beam "
                                                                 "search with B beams (editor.edit_beams)")
+    ap.add_argument("--headline-only", action="store_true",
+                    help="only the strength='auto' row (with --swaps-row and --beams-row beside it), the random "
+                         "direction's, copy-input and the peers: no variation rows, fixed strength, optimize or sweep")
     ap.add_argument("--seed", type=int, default=0, help="seed of the random direction")
     ap.add_argument("--quick", action="store_true", help=f"the first {QUICK_PER_HALF} sentences of each half only")
     ap.add_argument("--out", help="result JSON (default benchmarks/results/style_transfer.json, style_transfer_quick.json "
@@ -131,6 +134,8 @@ def parse_args(argv):
     args = parse_edit_args(ap, argv, "style_transfer")
     if args.beams_row is not None and not args.beams_row > 1:
         ap.error("--beams-row takes a number of beams > 1")
+    if args.headline_only:
+        args.sweep = []
     if args.swaps_row is not None:
         try:
             args.swaps_row = tuple(float(x) for x in args.swaps_row.split(":"))
@@ -253,14 +258,15 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
                   "those it scores as the target)")
     by_head = by_closest if args.select == "closest" else by_smallest
     for prefix, label in (("", "latentedit shift"), ("random_", "random direction, equal norm")):
+        variations = not prefix and not args.headline_only  # the rows that vary one of the headline's settings
         if "shift_auto" not in notes:
             add(f"{prefix}shift_auto", f"{label}, strength auto{anchored}", by_head, auto_candidates(args),
                 lambda texts, goal, p=prefix: editor.shift(texts, p + goal, **auto))
-            if args.anchor and not prefix:
+            if args.anchor and variations:
                 add("shift_auto_unanchored", f"{label}, strength auto{swapped}, no anchor{after_anchor}", by_head,
                     auto_candidates(args, anchor=0.0),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "anchor": 0.0}))
-            if args.substitute and not prefix:
+            if args.substitute and variations:
                 add("shift_auto_no_swaps", f"{label}, strength auto{anchored.removeprefix(swapped)}, no swaps", by_head,
                     auto_candidates(args, substitute=0.0),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "substitute": 0.0, "min_confidence": 0.0}))
@@ -272,17 +278,19 @@ def latentedit_rows(editor, data: dict, scores, args, notes: dict) -> tuple[list
             if args.beams_row and not prefix:
                 add("shift_auto_beams", f"{label}, strength auto{anchored}, {args.beams_row} beams", by_head,
                     auto_candidates(args), lambda texts, goal: beam_shift(editor, args.beams_row, texts, goal, auto))
-            if args.select == "closest" and not prefix:
+            if args.select == "closest" and variations:
                 add("shift_auto_smallest", f"{label}, strength auto{anchored.removesuffix(', closest')}, smallest strength",
                     by_smallest, auto_candidates(args),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "select": "smallest"}))
-            if args.revert and not prefix:
+            if args.revert and variations:
                 add("shift_auto_no_revert", f"{label}, strength auto{anchored.replace(', revert', '')}, no revert", by_head,
                     auto_candidates(args, revert=False),
                     lambda texts, goal: editor.shift(texts, goal, **{**auto, "revert": False}))
-            if args.keep_norm and not prefix:
+            if args.keep_norm and variations:
                 add("shift_auto_free_norm", f"{label}, strength auto{anchored.replace(', keep norm', '')}, norm free",
                     by_head, auto_candidates(args), lambda texts, goal: editor.shift(texts, goal, **{**auto, "keep_norm": False}))
+        if args.headline_only:
+            continue
         add(f"{prefix}shift_{args.strength:g}", f"{label}, strength {args.strength:g}", "none (one decode)", 1,
             lambda texts, goal, p=prefix: editor.shift(texts, p + goal, args.strength))
         if not prefix and "optimize" not in notes:

@@ -399,6 +399,10 @@ def test_style_transfer_beams_row_and_known_words(data_root, lexicon_model_folde
     assert result["settings"]["known_words"] and any("lexicon" in note for note in result["notes"])
     result, _ = quick_style_transfer(data_root, lexicon_model_folder, tmp_path / "st.json", *options, "--any-words")
     assert not result["settings"]["known_words"] and any("any words" in note for note in result["notes"])
+    _, rows = quick_style_transfer(data_root, lexicon_model_folder, tmp_path / "st.json", *options, "--headline-only",
+                                   "--anchor", "2", "--keep-norm")
+    assert {k for k, r in rows.items() if r["kind"] in ("latentedit", "baseline")} == {
+        "shift_auto", "shift_auto_beams", "random_shift_auto"}
     for bad in (["--beams-row", "1"], ["--beams", "0"]):
         with pytest.raises(SystemExit):
             _load("style_transfer").main(bad)
