@@ -32,10 +32,11 @@ tried first (``substitute=S``: one-word replacements proposed by the decoder und
 S along the direction; latentedit/substitute.py) and with a least head probability for arriving
 (``min_confidence=C``); with ``--refines``, every setting is measured starting from source codes
 refined that many steps (latentedit/refine.py). The best auto setting by score among the fluent
-ones is printed last as ``refine=<N> anchor=<A> max_strength=<S> revert=<bool> substitute=<S>
-min_confidence=<C> keep_norm=<bool> select=<S>``: the values that benchmarks/style_transfer.py takes as --refine,
---anchor, --max-strength, --revert, --substitute, --min-confidence and --keep-norm for its headline
-row. With ``--keep-norms 0,1`` every auto setting is also measured with its moved codes scaled back
+ones is printed last as ``beams=<B> refine=<N> known_words=<bool> anchor=<A> max_strength=<S>
+revert=<bool> substitute=<S> min_confidence=<C> keep_norm=<bool> select=<S>``: the values that
+benchmarks/style_transfer.py takes as --beams, --refine, --any-words (when false), --anchor,
+--max-strength, --revert, --substitute, --min-confidence and --keep-norm for its headline row.
+With ``--keep-norms 0,1`` every auto setting is also measured with its moved codes scaled back
 to their source code's norm (``keep_norm=True``; see latentedit.editor.moved); with ``--selects
 smallest,closest``, also keeping the arrived text most similar to the source instead of the
 smallest strength (``select="closest"``; with revert, partial reverts of each compete), which

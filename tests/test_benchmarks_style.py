@@ -219,7 +219,8 @@ def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_fold
     for row in result["rows"]:
         assert row["perplexity"] == pytest.approx(row["perplexity_ratio"] * result["settings"]["source_perplexity"])
     assert capsys.readouterr().out.strip().splitlines()[-1] == (
-        f"refine={best['refine']} anchor={best['anchor']:g} max_strength=2 revert={best['revert']} substitute=0 "
+        f"beams=1 refine={best['refine']} known_words=False anchor={best['anchor']:g} max_strength=2 "
+        f"revert={best['revert']} substitute=0 "
         f"min_confidence=0 keep_norm={best['keep_norm']} select=smallest")
     assert "Chosen" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
