@@ -95,7 +95,7 @@ class LatentEditor:
         #: (when the model has a lexicon); ``decode(..., known_words=True)`` asks for it anywhere.
         self.known_words = True
         #: beams of the anchored beam search that decodes edits (1: greedy). On the Yelp benchmark 8 beams
-        #: kept more of the source (benchmarks/results/anchor_dev_beams.md, style_transfer.md) at 4.6x the time.
+        #: kept more of the source (benchmarks/results/anchor_dev_beams.md, style_transfer_beams.md) at 4.6x the time.
         self.edit_beams = 1
         self._speller: tuple[Lexicon, Speller] | None = None  # see _word_guard
         self._local = threading.local()  # .known: text -> code while an edit of those texts runs (per thread)
@@ -203,10 +203,11 @@ class LatentEditor:
         anchor_weight > 0 adds that much to the logit of every token that continues the code's
         source text, so the output keeps the source's wording where the code does not pull hard
         elsewhere), "sample" (also temperature, top_k, top_p, generator) or "beam" (also
-        num_beams, length_penalty). Greedy's ``draft``, one guessed output text per code (such as
-        the text the code was edited from), changes nothing but speed: rows whose greedy decode is
-        the draft are checked in one parallel pass instead of decoded step by step. Greedy's
-        ``known_words=True`` writes only words of the model's lexicon (:attr:`lexicon`) or of the
+        num_beams, length_penalty, and anchor, anchor_weight and no_repeat_ngram as greedy's).
+        Greedy's ``draft``, one guessed output text per code (such as the text the code was edited
+        from), changes nothing but speed: rows whose greedy decode is the draft are checked in one
+        parallel pass instead of decoded step by step. Greedy and beam search with
+        ``known_words=True`` write only words of the model's lexicon (:attr:`lexicon`) or of the
         code's anchor or draft text (:mod:`latentedit.lexicon`).
 
         >>> editor.decode(editor.encode(["the food was cold ."]), anchor="the food was cold .", anchor_weight=6)  # doctest: +SKIP
@@ -237,7 +238,7 @@ class LatentEditor:
                 options[name] = ids.to(self.device)
             batch = codes[start : start + self.batch_size].to(self.device, self.model.shared.weight.dtype)
             if known_words:
-                own = [texts[start : start + self.batch_size] for texts in per_code.values()]  # the rows' own words
+                own = [given[start : start + self.batch_size] for given in per_code.values()]  # the rows' own words
                 options["words"] = self._word_guard([" ".join(row) for row in zip(*own)] if own else [""] * len(batch))
             ids = self.model.generate(batch, method, **options)
             texts.extend(self.tokenizer.decode(ids.cpu()))

@@ -1,11 +1,11 @@
-"""Known words: greedy decoding that writes only words of the training corpus (or of the source).
+"""Known words: decoding that writes only words of the training corpus (or of the source).
 
 A decoder built on subword tokens can glue pieces into words no text holds ("how incus is
 greatider"), most often from codes an edit moved off the data. A :class:`Lexicon` is the set of
 whitespace-separated words the model's training corpus holds (those seen at least twice); during
-greedy decoding a :class:`WordGuard` forbids every token that would make the word being written
-something no lexicon word starts with, and every word boundary (a token that begins with a space,
-or </s>) while the word is not complete. Each row may also write the words of its own source
+greedy or beam decoding a :class:`WordGuard` forbids every token that would make the word being
+written something no lexicon word starts with, and every word boundary (a token that begins with
+a space, or </s>) while the word is not complete. Each row may also write the words of its own source
 text (an edit's input keeps its names and rare words). Only which tokens may come next changes:
 the code and the decoder's scores do not. A :class:`Speller` matches words to tokens as the
 tokenizer writes both (byte-level BPE: "Ġfood" is " food", "Ã©" is "é"), so multi-byte
