@@ -177,12 +177,10 @@ class WordGuard:
     def restrict_(self, logits: torch.Tensor, rows: Sequence[int]) -> torch.Tensor:
         """Forbid (-inf) in ``logits`` (len(rows), V) what each row may not write next, in place;
         a row left with nothing allowed keeps its logits (the guard never blocks a decode)."""
-        width = logits.shape[-1]
-        for k, row in enumerate(rows):
-            allowed = self.allowed(row).to(logits.device)
-            if width > self.speller.vocab:
-                allowed = torch.cat([allowed, allowed.new_zeros(width - self.speller.vocab)])
-            masked = logits[k].masked_fill(~allowed[:width], float("-inf"))
-            if torch.isfinite(masked).any():
-                logits[k] = masked
+        allowed = torch.stack([self.allowed(row) for row in rows]).to(logits.device)  # (B, tokenizer V)
+        width = logits.shape[-1]  # a model may score more ids than its tokenizer has
+        allowed = torch.nn.functional.pad(allowed, (0, max(0, width - allowed.shape[1])))[:, :width]
+        masked = logits.masked_fill(~allowed, float("-inf"))
+        kept = torch.isfinite(masked).any(-1)
+        logits[kept] = masked[kept]
         return logits
