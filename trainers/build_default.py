@@ -285,7 +285,7 @@ Yelp dev choice (which requires fluent outputs) leaves them off. Formal shifts d
 moved code write a broken word in 9 of 10 outputs, so the formality dev choice (which counts
 broken words) takes word swaps. Edits write only words of `lexicon.txt` ({lexicon_words:,} words seen at
 least twice in the training corpus) or of their source (`known_words`; `latentedit/lexicon.py`),
-so no edit glues a broken word from pieces. Most of the reconstruction gap is the
+so edits almost never glue a broken word from pieces. Most of the reconstruction gap is the
 encoder's: codes refined by gradient descent until the decoder reproduces the text (`refine=`,
 `--refine`; `latentedit/refine.py`) bring 99% of the same dev sentences back exactly at about 13
 times the cost (`benchmarks/results/refine.md`), and the dev choices refine the source codes of
