@@ -81,9 +81,9 @@ def _next_logits(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_re
     guard (its rows ``rows``), only known words allowed, then repeated n-grams banned (see
     :func:`_adjusted`). Known words outrank the ban: a row the two together leave nothing keeps
     its known words."""
-    logits = _adjusted(logits, history, pad_id, 0, anchor, anchor_weight)
     if words is None:
-        return _adjusted(logits, history, pad_id, no_repeat_ngram, None, 0.0)
+        return _adjusted(logits, history, pad_id, no_repeat_ngram, anchor, anchor_weight)
+    logits = _adjusted(logits, history, pad_id, 0, anchor, anchor_weight)
     known = words.restrict_(logits, rows).clone()
     logits = _adjusted(logits, history, pad_id, no_repeat_ngram, None, 0.0)
     stuck = ~torch.isfinite(logits).any(-1)
@@ -118,8 +118,9 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     else:
         begin = prefix.shape[1]
         output[:, :begin], current = prefix, prefix[:, -1:]
-        for t in range(begin if words is not None else 0):
-            words.advance(range(batch), prefix[:, t].tolist())
+        if words is not None:
+            for t in range(begin):
+                words.advance(range(batch), prefix[:, t].tolist())
     length = begin
     for step in range(begin, max_length):
         logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()  # (B', V)

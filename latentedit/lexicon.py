@@ -90,7 +90,7 @@ class Speller:
         self.by_surface: dict[str, list[int]] = collections.defaultdict(list)
         for token, surface in enumerate(self.surfaces):
             self.by_surface[surface].append(token)
-        self._masks: dict[str, torch.Tensor] = {}  # partial word -> (V,) lexicon mask (see _lexicon_mask)
+        self._masks: dict[str, torch.Tensor] = {}  # partial word -> (V,) lexicon mask (see lexicon_mask)
         self._starts: torch.Tensor | None = None  # (V,) tokens that start a lexicon word after a space
 
     def tokens_after(self, partial: str, words: Iterable[str]) -> set[int]:
@@ -132,7 +132,7 @@ class Speller:
 
 
 class WordGuard:
-    """Which tokens each row of a greedy decoding may write next so that every word it writes is
+    """Which tokens each row of a greedy or beam decoding may write next so that every word it writes is
     a lexicon word or a word of the row's own text (see :class:`Lexicon`).
 
     A row's state is the word it is writing, spelled as the tokens are ("" before the first
