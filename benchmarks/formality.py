@@ -74,7 +74,7 @@ SWEEP = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 QUICK_SENTENCES = 100
 DIRECTION, HEAD = "formal", "formality"
 HEADERS = ["system", "N", "source rating", "output rating", "gain", "improved %", "self-BLEU", "PPL", "unknown words %",
-           "new unknown %", "unchanged"]
+           "new unknown %", "length ratio", "unchanged"]
 
 
 def parse_args(argv):
@@ -177,7 +177,8 @@ def latentedit_rows(editor, sources: list[str], score, args, notes: dict):
 def table_rows(rows: list[dict]) -> list[list[str]]:
     return [[r["system"], str(r.get("candidates", 1)), fmt(r["source_rating"], 2), fmt(r["output_rating"], 2),
              f"{r['gain']:+.2f}", fmt(r["improved_share"]), fmt(r["self_bleu"]), fmt(r.get("perplexity"), 0),
-             fmt(r.get("unknown_words")), fmt(r.get("new_unknown")), str(r["unchanged"])] for r in rows]
+             fmt(r.get("unknown_words")), fmt(r.get("new_unknown")), fmt(r.get("length_ratio"), 2),
+             str(r["unchanged"])] for r in rows]
 
 
 def markdown(result: dict) -> str:
@@ -196,7 +197,9 @@ def markdown(result: dict) -> str:
              f"Fluency: {j['fluency']['description']}. PPL = perplexity (lower = more fluent); unknown words % = share "
              "of output words outside its vocabulary (broken words a decoder glued from pieces land here: the PPL "
              "scores them all as one unknown word); new unknown % = share of outputs holding an unknown word that their "
-             "source does not (an edit that wrote at least one broken word). Like the judge, it only scores.", ""]
+             "source does not (an edit that wrote at least one broken word). Like the judge, it only scores. Length "
+             "ratio = output words / source words (an edit that appends words its source never said shows here; "
+             "BLEU's precision forgives such words in part).", ""]
     if result.get("model"):
         m = result["model"]
         lines += [f"Model: {m['source']} (code size {m['code_size']}, {m['parameters']:,} parameters); "

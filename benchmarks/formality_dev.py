@@ -18,7 +18,9 @@ areVavaminsitVVaron"). Chosen: the largest dev gain among settings whose dev sel
 dev and test sentences) and whose outputs hold at most ``--max-unknown-ratio`` (default 1.5) times
 the sources' share of unknown words (a judgment call: the informal sources are already full of
 misspellings, 1.5 times their share leaves room for a few more, not for broken words in most
-outputs). ``--refines`` also tries source codes refined that
+outputs) and at most ``--max-length-ratio`` (default 1.5) times the sources' words (appended words
+the source never said: BLEU's precision forgives them in part, and the judge rated such rambling
+as formal). ``--refines`` also tries source codes refined that
 many steps (latentedit/refine.py), ``--keep-norms 0,1`` also moved codes scaled back to their
 source code's norm (latentedit.editor.moved). The last line printed is ``refine=<N> anchor=<A>
 min_gain=<G> substitute=<S> keep_norm=<bool>``: the values benchmarks/formality.py takes as
@@ -46,6 +48,12 @@ from latentedit.judges import FluencyJudge, FormalityJudge, formality_scores
 DIRECTION, HEAD = "formal", "formality"
 ANCHORS = (6.0, 12.0, 20.0, 30.0)
 MAX_UNKNOWN_RATIO = 1.5  # outputs may hold half again the informal sources' share of unknown words, no more
+# Outputs may hold half again as many words as their sources, no more. With known words (the lexicon
+# guard), decoded formal shifts stopped writing broken words and started appending real ones: on dev
+# (formality_dev_known_words.md) min gain 0.75 without swaps wrote 2.1 times its sources' words ("I
+# play tennis with one occasionally ." -> "I play tennis with one occasionally play with the cliff ago
+# of suppertime and one business tag party .") and the dev judge rated that +0.88, swaps +0.49.
+MAX_LENGTH_RATIO = 1.5
 MIN_GAINS = (0.0, 0.25, 0.5, 0.75)
 
 
@@ -67,12 +75,14 @@ def parse_args(argv):
     ap.add_argument("--max-unknown-ratio", type=float, default=MAX_UNKNOWN_RATIO,
                     help="the chosen setting's outputs hold at most this times the sources' share of words unknown to "
                          "the dev LM (broken words)")
+    ap.add_argument("--max-length-ratio", type=float, default=MAX_LENGTH_RATIO,
+                    help="the chosen setting's outputs hold at most this times the sources' words")
     ap.add_argument("--seed", type=int, default=0, help="seed of the dev sample and of the judge")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--out", default=str(RESULTS / "formality_dev.json"), help="result JSON (.md beside it)")
     args = ap.parse_args(argv)
-    if args.sentences < 1 or args.grid < 1 or args.threads < 1 or not args.max_strength > 0:
-        ap.error("--sentences, --grid and --threads must be >= 1, --max-strength > 0")
+    if args.sentences < 1 or args.grid < 1 or args.threads < 1 or not (args.max_strength > 0 and args.max_length_ratio > 0):
+        ap.error("--sentences, --grid and --threads must be >= 1, --max-strength and --max-length-ratio > 0")
     parse_number_lists(ap, args, ("refines", "anchors", "min_gains", "substitutes", "keep_norms"), switches=("keep_norms",))
     return args
 
@@ -93,12 +103,13 @@ def dev_fluency(root: Path, dev: list[str]) -> FluencyJudge:
     return FluencyJudge().fit([r.text for r in datasets.formality(root) if r.split != "eval" and r.text not in held])
 
 
-def choose(rows: list[dict], min_self_bleu: float, max_unknown: float) -> dict:
-    """The largest dev gain among rows with self-BLEU >= min_self_bleu and at most max_unknown % unknown
-    words; without such a row, the largest gain among those keeping self-BLEU (``"fluent": False``);
-    without that either, the row with the most self-BLEU (``"kept": False``)."""
+def choose(rows: list[dict], min_self_bleu: float, max_unknown: float, max_length_ratio: float = MAX_LENGTH_RATIO) -> dict:
+    """The largest dev gain among rows with self-BLEU >= min_self_bleu, at most max_unknown % unknown
+    words and a length ratio of at most max_length_ratio; without such a row, the largest gain among
+    those keeping self-BLEU (``"fluent": False``); without that either, the row with the most
+    self-BLEU (``"kept": False``)."""
     kept = [r for r in rows if r["self_bleu"] >= min_self_bleu]
-    fluent = [r for r in kept if r["unknown_words"] <= max_unknown]
+    fluent = [r for r in kept if r["unknown_words"] <= max_unknown and r["length_ratio"] <= max_length_ratio]
     if not kept:
         return {**max(rows, key=lambda r: r["self_bleu"]), "kept": False, "fluent": False}
     return {**max(fluent or kept, key=lambda r: r["gain"]), "kept": True, "fluent": bool(fluent)}
@@ -117,15 +128,17 @@ def markdown(result: dict) -> str:
              "here, not in the PPL; new unknown % = outputs holding an unknown word their source does not) come "
              "from a word trigram LM of the formality sentences outside the dev sample "
              f"and the eval split; the sources: PPL {s['source_perplexity']:.0f}, {s['source_unknown_words']:.1f}% "
-             "unknown. The eval split (the benchmark's test) is not used.", ""]
+             "unknown. Length ratio = output words / source words. The eval split (the benchmark's test) is not used.", ""]
     rows = [[str(r.get("refine", 0)), "yes" if r.get("keep_norm") else "no", fmt(r["anchor"], 0), f"{r['min_gain']:g}",
              f"{r.get('substitute', 0):g}",
              f"{r['head_gain']:+.2f}", f"{r['gain']:+.3f}", fmt(r["improved_share"]), fmt(r["self_bleu"]),
-             fmt(r["perplexity"], 0), fmt(r["unknown_words"]), fmt(r.get("new_unknown"))] for r in result["rows"]]
+             fmt(r["perplexity"], 0), fmt(r["unknown_words"]), fmt(r.get("new_unknown")), fmt(r.get("length_ratio"), 2)]
+            for r in result["rows"]]
     lines += markdown_table(["refine", "keep norm", "anchor", "min gain", "swaps at", "head gain", "dev judge gain",
-                             "improved %", "self-BLEU", "PPL", "unknown words %", "new unknown %"], rows)
-    rule = (f"largest dev gain at self-BLEU >= {s['min_self_bleu']:g} and at most {max_unknown:.1f}% unknown words "
-            f"({s['max_unknown_ratio']:g} x the sources')")
+                             "improved %", "self-BLEU", "PPL", "unknown words %", "new unknown %", "length ratio"], rows)
+    rule = (f"largest dev gain at self-BLEU >= {s['min_self_bleu']:g}, at most {max_unknown:.1f}% unknown words "
+            f"({s['max_unknown_ratio']:g} x the sources') and at most {s['max_length_ratio']:g} "
+            "times the sources' words")
     if not best["fluent"]:
         rule += "; NO setting kept both" + (", so the largest gain keeping self-BLEU" if best["kept"] else
                                              ", nor self-BLEU: the most self-BLEU")
@@ -168,14 +181,14 @@ def main(argv: list[str] | None = None) -> int:
               f"swaps at {substitute:g}: "
               f"dev gain {row['gain']:+.3f} (head {row['head_gain']:+.2f}), self-BLEU {row['self_bleu']:.1f}, "
               f"PPL {row['perplexity']:.0f}, unknown words {row['unknown_words']:.1f}%, "
-              f"new unknown {row['new_unknown']:.1f}%", file=sys.stderr)
+              f"new unknown {row['new_unknown']:.1f}%, length ratio {row['length_ratio']:.2f}", file=sys.stderr)
     source_unknown = fluency.unknown_rate(dev)
-    chosen = choose(rows, args.min_self_bleu, args.max_unknown_ratio * source_unknown)
+    chosen = choose(rows, args.min_self_bleu, args.max_unknown_ratio * source_unknown, args.max_length_ratio)
     result = {"command": ("python benchmarks/formality_dev.py " + " ".join(argv)).strip(),
               "environment": environment(args.threads),
               "settings": {"model": args.model, "sentences": len(dev), "seed": args.seed, "grid": args.grid,
                            "max_strength": args.max_strength, "min_self_bleu": args.min_self_bleu,
-                           "max_unknown_ratio": args.max_unknown_ratio,
+                           "max_unknown_ratio": args.max_unknown_ratio, "max_length_ratio": args.max_length_ratio,
                            "judge_sentences": judged, "judge_r": judge.heldout_r,
                            "source_perplexity": fluency.perplexity(dev), "source_unknown_words": source_unknown},
               "rows": rows, "chosen": chosen}

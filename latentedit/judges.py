@@ -344,8 +344,9 @@ def transfer_scores(sources: Sequence[str], outputs: Sequence[str], targets: Seq
 def formality_scores(sources: Sequence[str], outputs: Sequence[str], judge: FormalityJudge, tokenize: str = "13a",
                      fluency: FluencyJudge | None = None) -> dict:
     """Mean judge rating of sources and outputs, the gain, the share of outputs rated above their
-    source, self-BLEU, the unchanged count and, with a ``fluency`` language model,
-    :func:`fluency_scores`."""
+    source, self-BLEU, the unchanged count, the length ratio (output words / source words, over
+    all texts: an edit that appends words its source never said shows here, and BLEU's precision
+    forgives such words in part) and, with a ``fluency`` language model, :func:`fluency_scores`."""
     sources, outputs = _texts(sources, "sources"), _texts(outputs, "outputs")
     if len(sources) != len(outputs) or not outputs:
         raise InputError("give one output per source (at least one)")
@@ -353,4 +354,5 @@ def formality_scores(sources: Sequence[str], outputs: Sequence[str], judge: Form
     return {"n": len(outputs), "source_rating": float(before.mean()), "output_rating": float(after.mean()),
             "gain": float(after.mean() - before.mean()), "improved_share": 100.0 * float(np.mean(after > before)),
             "self_bleu": bleu(outputs, sources, tokenize), "unchanged": unchanged(sources, outputs),
+            "length_ratio": sum(len(t.split()) for t in outputs) / max(1, sum(len(t.split()) for t in sources)),
             **fluency_scores(outputs, fluency, sources)}

@@ -347,7 +347,7 @@ def test_formality_dev_picks_the_largest_gain_that_keeps_self_bleu(data_root, mo
     rows = {(r["refine"], r["keep_norm"], r["anchor"], r["min_gain"]): r for r in result["rows"]}
     assert set(rows) == {(n, k, a, g) for n in (0, 3) for k in (False, True) for a in (0.0, 1e4) for g in (0.0, 0.5)}
     limit = 1.5 * result["settings"]["source_unknown_words"]
-    fluent = [r for r in result["rows"] if r["unknown_words"] <= limit]  # every row keeps self-BLEU >= 0
+    fluent = [r for r in result["rows"] if r["unknown_words"] <= limit and r["length_ratio"] <= 1.5]  # all keep self-BLEU >= 0
     chosen = result["chosen"]
     assert chosen == {**max(fluent or result["rows"], key=lambda r: r["gain"]), "kept": True, "fluent": bool(fluent)}
     assert all(r["perplexity"] > 1.0 and 0.0 <= r["unknown_words"] <= 100.0 for r in result["rows"])
@@ -365,12 +365,14 @@ def test_formality_dev_picks_the_largest_gain_that_keeps_self_bleu(data_root, mo
         _load("formality_dev").main(["--keep-norms", "1,0.5"])
 
 
-def test_formality_dev_choice_needs_self_bleu_then_few_unknown_words():
+def test_formality_dev_choice_needs_self_bleu_then_few_unknown_words_and_no_rambling():
     choose = _load("formality_dev").choose
-    rows = [{"gain": 0.9, "self_bleu": 40.0, "unknown_words": 30.0},  # the most gain, in broken words
-            {"gain": 0.6, "self_bleu": 35.0, "unknown_words": 12.0},
-            {"gain": 0.95, "self_bleu": 20.0, "unknown_words": 5.0}]  # too far from its source
+    rows = [{"gain": 0.9, "self_bleu": 40.0, "unknown_words": 30.0, "length_ratio": 1.0},  # the most gain, in broken words
+            {"gain": 0.6, "self_bleu": 35.0, "unknown_words": 12.0, "length_ratio": 1.1},
+            {"gain": 0.95, "self_bleu": 20.0, "unknown_words": 5.0, "length_ratio": 1.0},  # too far from its source
+            {"gain": 0.8, "self_bleu": 33.0, "unknown_words": 11.0, "length_ratio": 2.1}]  # real words, appended
     assert choose(rows, 32.0, 15.0) == {**rows[1], "kept": True, "fluent": True}
+    assert choose(rows, 32.0, 15.0, max_length_ratio=3.0) == {**rows[3], "kept": True, "fluent": True}
     assert choose(rows, 32.0, 10.0) == {**rows[0], "kept": True, "fluent": False}
     assert choose(rows, 50.0, 15.0) == {**rows[0], "kept": False, "fluent": False}
 

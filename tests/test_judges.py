@@ -133,6 +133,9 @@ def test_formality_judge_learns_a_rating_and_reports_heldout_r():
     assert scores["gain"] > 2.0 and scores["improved_share"] == 100.0 and scores["unchanged"] == 0
     same = formality_scores(casual, casual, judge)
     assert same["gain"] == 0.0 and same["self_bleu"] == pytest.approx(100.0) and same["unchanged"] == len(casual)
+    assert same["length_ratio"] == 1.0
+    doubled = formality_scores(casual, [f"{text} {text}" for text in casual], judge)
+    assert doubled["length_ratio"] == 2.0
 
 
 def test_formality_reader_skips_unrated_rows(tmp_path):
