@@ -282,8 +282,9 @@ what the edit did not need: the benchmarks use the settings `benchmarks/anchor_d
 Yelp dev. Word swaps (`substitute=`) score well with the sentiment judge and BLEU but not with a
 language model: on this model they drop "great" or "not" wherever the head accepts it, so the
 Yelp dev choice (which requires fluent outputs) leaves them off. Formal shifts decoded from a
-moved code write a broken word in 9 of 10 outputs, so the formality dev choice (which counts
-broken words) takes word swaps. Edits write only words of `lexicon.txt` ({lexicon_words:,} words seen at
+moved code write a broken word in 9 of 10 outputs, and in known words append real ones (twice
+the source's words), so the formality dev choice (which counts broken words and length) takes
+word swaps. Edits write only words of `lexicon.txt` ({lexicon_words:,} words seen at
 least twice in the training corpus) or of their source (`known_words`; `latentedit/lexicon.py`),
 so edits almost never glue a broken word from pieces. Most of the reconstruction gap is the
 encoder's: codes refined by gradient descent until the decoder reproduces the text (`refine=`,
