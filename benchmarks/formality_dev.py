@@ -140,7 +140,7 @@ def markdown(result: dict) -> str:
             f"({s['max_unknown_ratio']:g} x the sources') and at most {s['max_length_ratio']:g} "
             "times the sources' words")
     if not best["fluent"]:
-        rule += "; NO setting kept both" + (", so the largest gain keeping self-BLEU" if best["kept"] else
+        rule += "; NO setting met all three" + (", so the largest gain keeping self-BLEU" if best["kept"] else
                                              ", nor self-BLEU: the most self-BLEU")
     lines += ["", f"**Chosen ({rule}): refine {best.get('refine', 0)}, keep norm {'yes' if best.get('keep_norm') else 'no'}, "
               f"anchor {best['anchor']:g}, min gain "
