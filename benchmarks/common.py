@@ -234,14 +234,15 @@ def write_text(text: str, path: Path) -> None:
 
 
 def interpolation_scores(editor, pairs: list[tuple[str, str]], kind: str, refine: int | None = None,
-                         num_beams: int = 1) -> tuple[dict, dict[str, list[list[str]]]]:
+                         num_beams: int = 1, python_syntax: bool = False) -> tuple[dict, dict[str, list[list[str]]]]:
     """Slerp and lerp scores of the pairs' interpolation paths (latentedit.evaluation), each method
     with its first path as ``<method>_sample``; and the paths of each method."""
     from latentedit.evaluation import interpolation_paths, score_interpolations
 
     scores, paths = {}, {}
     for method in ("slerp", "lerp"):
-        paths[method] = interpolation_paths(editor, pairs, method=method, refine=refine, num_beams=num_beams)
+        paths[method] = interpolation_paths(editor, pairs, method=method, refine=refine, num_beams=num_beams,
+                                            python_syntax=python_syntax)
         scores[method] = score_interpolations(paths[method], kind, pairs)
         scores[f"{method}_sample"] = paths[method][0]
     return scores, paths

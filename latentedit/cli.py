@@ -260,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--method", choices=("slerp", "lerp"), default="slerp")
     interpolate.add_argument("--beams", type=_positive_int, default=1, metavar="N",
                              help="beam search with N beams instead of greedy decoding (default: %(default)s)")
+    interpolate.add_argument("--python-syntax", action="store_true",
+                             help="write only Python lines that parse (for a Python-lines model; valid by construction)")
 
     sample = command("sample", run_sample, "Decode codes drawn from the prior.")
     sample.add_argument("-n", type=int, default=5)
@@ -539,7 +541,8 @@ def run_learn_direction(args) -> None:
 
 def run_interpolate(args) -> None:
     editor = _load(args.model, args.refine)
-    points = editor.interpolate(args.start, args.end, steps=args.steps, method=args.method, num_beams=args.beams)
+    points = editor.interpolate(args.start, args.end, steps=args.steps, method=args.method, num_beams=args.beams,
+                                python_syntax=args.python_syntax)
     _emit(args, [{"t": round(p.t, 3), "text": p.text} for p in points], ["t", "text"])
 
 

@@ -6,10 +6,11 @@ Each function takes the model and z (B, K, dz) and returns ids (B, T): every row
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 import torch
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
-
-from .lexicon import WordGuard
 
 # Greedy decoding and sampling never repeat a 4-gram of tokens: on the default model this keeps
 # exact match on 1000 Yelp dev sentences (15.2%) and lifts BLEU to the input from 20.0 to 26.0 by
@@ -22,6 +23,22 @@ NO_REPEAT_NGRAM = 4
 # rows, 0.5x for 32 and 1.06x for 128; sentences that do not took 0.84x (1 row) to 1.1x (8 rows)
 # and 2x (128 rows). Larger batches are decoded without their drafts.
 DRAFT_MAX_ROWS = 8
+
+
+class TokenGuard(Protocol):
+    """Which tokens each row of a greedy or beam decoding may write next (a row's state follows what it
+    wrote): :class:`latentedit.lexicon.WordGuard` (known words) and
+    :class:`latentedit.python_syntax.SyntaxGuard` (Python that can still parse)."""
+
+    def select(self, rows: Sequence[int]) -> "TokenGuard":
+        """A guard of only ``rows`` (in that order), in their current states."""
+
+    def advance(self, rows: Sequence[int], tokens: Sequence[int]) -> None:
+        """Rows ``rows`` wrote ``tokens``."""
+
+    def restrict_(self, logits: torch.Tensor, rows: Sequence[int]) -> torch.Tensor:
+        """Forbid (-inf) in ``logits`` (len(rows), V) what each row may not write next, in place;
+        a row left with nothing allowed keeps its logits."""
 
 
 def _new_cache() -> EncoderDecoderCache:
@@ -75,16 +92,16 @@ def _adjusted(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_repea
 
 
 def _next_logits(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_repeat_ngram: int,
-                 anchor: torch.Tensor | None, anchor_weight: float, words: WordGuard | None,
+                 anchor: torch.Tensor | None, anchor_weight: float, guard: TokenGuard | None,
                  rows: list[int]) -> torch.Tensor:
-    """Step logits (B, V) after ``history`` (B, t): the anchor bonus added, then, with a ``words``
-    guard (its rows ``rows``), only known words allowed, then repeated n-grams banned (see
-    :func:`_adjusted`). Known words outrank the ban: a row the two together leave nothing keeps
-    its known words."""
-    if words is None:
+    """Step logits (B, V) after ``history`` (B, t): the anchor bonus added, then, with a ``guard``
+    (its rows ``rows``), only what the guard allows, then repeated n-grams banned (see
+    :func:`_adjusted`). The guard outranks the ban: a row the two together leave nothing keeps
+    what the guard allows."""
+    if guard is None:
         return _adjusted(logits, history, pad_id, no_repeat_ngram, anchor, anchor_weight)
     logits = _adjusted(logits, history, pad_id, 0, anchor, anchor_weight)
-    known = words.restrict_(logits, rows).clone()
+    known = guard.restrict_(logits, rows).clone()
     logits = _adjusted(logits, history, pad_id, no_repeat_ngram, None, 0.0)
     stuck = ~torch.isfinite(logits).any(-1)
     logits[stuck] = known[stuck]
@@ -94,7 +111,7 @@ def _next_logits(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_re
 def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram: int = 0,
                anchor: torch.Tensor | None = None, anchor_weight: float = 0.0,
                prefix: torch.Tensor | None = None, cache: EncoderDecoderCache | None = None,
-               words: WordGuard | None = None) -> torch.Tensor:
+               guard: TokenGuard | None = None) -> torch.Tensor:
     """Shared loop of greedy and sampling: choose(logits (B', V)) -> next ids (B',).
 
     Rows that have produced </s> leave the batch (and the cache), so a long straggler does not
@@ -104,8 +121,8 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     its source (see :func:`anchor_bonus`): the decoder keeps the source's wording wherever the
     code does not pull strongly elsewhere. ``prefix`` (B, m), m >= 1, resumes after m tokens
     already chosen, with ``cache`` holding the decoder's states of <s> and prefix[:, :-1]. A
-    ``words`` guard (one row per row of z) lets each row write only known words (see
-    :mod:`latentedit.lexicon`).
+    ``guard`` (one row per row of z, see :class:`TokenGuard`) lets each row write only what it
+    allows (known words, :mod:`latentedit.lexicon`; Python, :mod:`latentedit.python_syntax`).
     """
     cfg = model.config
     memory, offset = model.latent_context(z)
@@ -118,17 +135,17 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     else:
         begin = prefix.shape[1]
         output[:, :begin], current = prefix, prefix[:, -1:]
-        if words is not None:
+        if guard is not None:
             for t in range(begin):
-                words.advance(range(batch), prefix[:, t].tolist())
+                guard.advance(range(batch), prefix[:, t].tolist())
     length = begin
     for step in range(begin, max_length):
         logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()  # (B', V)
         logits = _next_logits(logits, output[active, :step], cfg.pad_token_id, no_repeat_ngram,
-                              anchor[active] if anchor is not None else None, anchor_weight, words, active.tolist())
+                              anchor[active] if anchor is not None else None, anchor_weight, guard, active.tolist())
         next_ids = choose(logits)
-        if words is not None:
-            words.advance(active.tolist(), next_ids.tolist())
+        if guard is not None:
+            guard.advance(active.tolist(), next_ids.tolist())
         output[active, step] = next_ids
         length = step + 1
         running = next_ids != cfg.eos_token_id
@@ -160,19 +177,19 @@ def teacher_forced_scores(model, z: torch.Tensor, ids: torch.Tensor, contrast: t
 
 def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_REPEAT_NGRAM,
            anchor: torch.Tensor | None = None, anchor_weight: float = 0.0,
-           draft: torch.Tensor | None = None, words: WordGuard | None = None) -> torch.Tensor:
+           draft: torch.Tensor | None = None, guard: TokenGuard | None = None) -> torch.Tensor:
     """Greedy decoding. With ``draft`` (B, L) ids (each row ending with </s>, padded with <pad>),
     e.g. the source text of an edit, one teacher-forced pass checks the draft first: a row whose
     greedy choice matches its draft through </s> is done without a step loop, and the step loop
     of the others starts after the longest prefix that they all share with their drafts. The
     output is the greedy decode either way (up to float rounding between the parallel pass and
     cached steps). Batches of more than :data:`DRAFT_MAX_ROWS` rows ignore their drafts. With a
-    ``words`` guard (:mod:`latentedit.lexicon`), every word written is a known one; the guard must
-    allow each row's draft (give it the draft's words), so that a draft greedy agrees with is
+    ``guard`` (:class:`TokenGuard`), every token written is one the guard allows; it must allow each
+    row's draft (a word guard: give it the draft's words), so that a draft greedy agrees with is
     what the guarded decode writes too."""
     choose = lambda logits: logits.argmax(-1)  # noqa: E731
     if draft is None or z.shape[0] > DRAFT_MAX_ROWS:
-        return _step_loop(model, z, max_length, choose, no_repeat_ngram, anchor, anchor_weight, words=words)
+        return _step_loop(model, z, max_length, choose, no_repeat_ngram, anchor, anchor_weight, guard=guard)
     cfg = model.config
     draft = draft[:, :max_length].to(z.device)
     batch, width = draft.shape
@@ -197,7 +214,7 @@ def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_RE
             prefix = draft[rest, :shared]
         tail = _step_loop(model, z[rest], max_length, choose, no_repeat_ngram,
                           anchor[rest] if anchor is not None else None, anchor_weight, prefix=prefix, cache=cache,
-                          words=words.select(rest.tolist()) if words is not None else None)
+                          guard=guard.select(rest.tolist()) if guard is not None else None)
         length = max(tail.shape[1], output.shape[1])
         output = torch.nn.functional.pad(output, (0, length - output.shape[1]), value=cfg.pad_token_id)
         output[rest] = torch.nn.functional.pad(tail, (0, length - tail.shape[1]), value=cfg.pad_token_id)
@@ -238,19 +255,19 @@ def sample(
 
 def beam_search(model, z: torch.Tensor, max_length: int, num_beams: int = 4, length_penalty: float = 1.0,
                 anchor: torch.Tensor | None = None, anchor_weight: float = 0.0, no_repeat_ngram: int = 0,
-                words: WordGuard | None = None) -> torch.Tensor:
+                guard: TokenGuard | None = None) -> torch.Tensor:
     """Beam search; the best finished beam per row by log-prob / length**length_penalty. With
     source ids ``anchor`` (B, L) and ``anchor_weight`` > 0, each step scores tokens by the
     log-softmax of the logits with the anchor bonus added (see :func:`anchor_bonus`);
-    ``no_repeat_ngram`` and a ``words`` guard (one row per row of z) as in :func:`greedy`."""
+    ``no_repeat_ngram`` and a ``guard`` (one row per row of z) as in :func:`greedy`."""
     cfg = model.config
     batch = z.shape[0]
     z = z.repeat_interleave(num_beams, dim=0)  # (B*nb, K, dz)
     if anchor is not None:
         anchor = anchor.repeat_interleave(num_beams, dim=0)  # (B*nb, L)
     beams = list(range(batch * num_beams))
-    if words is not None:
-        words = words.select([b // num_beams for b in beams])  # one guard row per beam
+    if guard is not None:
+        guard = guard.select([b // num_beams for b in beams])  # one guard row per beam
     memory, offset = model.latent_context(z)
     cache = _new_cache()
     scores = torch.full((batch, num_beams), float("-inf"), device=z.device)
@@ -261,7 +278,7 @@ def beam_search(model, z: torch.Tensor, max_length: int, num_beams: int = 4, len
     current = torch.full((batch * num_beams, 1), cfg.bos_token_id, dtype=torch.long, device=z.device)
     for _ in range(max_length):
         logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()
-        logits = _next_logits(logits, sequences, cfg.pad_token_id, no_repeat_ngram, anchor, anchor_weight, words, beams)
+        logits = _next_logits(logits, sequences, cfg.pad_token_id, no_repeat_ngram, anchor, anchor_weight, guard, beams)
         log_probs = logits.log_softmax(-1)
         vocab = log_probs.shape[-1]
         # a finished beam can only continue with <pad> at no cost
@@ -273,9 +290,9 @@ def beam_search(model, z: torch.Tensor, max_length: int, num_beams: int = 4, len
         tokens = (top_index % vocab).view(-1)
         cache.reorder_cache(origin)
         sequences = torch.cat([sequences[origin], tokens.unsqueeze(1)], dim=1)
-        if words is not None:
-            words = words.select(origin.tolist())
-            words.advance(beams, tokens.tolist())
+        if guard is not None:
+            guard = guard.select(origin.tolist())
+            guard.advance(beams, tokens.tolist())
         finished = finished[origin] | (tokens == cfg.eos_token_id)
         scores = top_scores.view(-1)
         if finished.all():

@@ -29,6 +29,7 @@ from .heads import PropertyHead, check_name, fit_head, load_head, save_head
 from .lexicon import LEXICON_FILE, Lexicon, Speller, WordGuard
 from .model import TransformerVAE
 from .model_folder import read_config, read_consistently, save_model
+from .python_syntax import PythonSyntax, SyntaxGuard, token_bytes
 from .refine import refine_codes
 from .results import EditResult
 from .revert import partial_reverts, revert_candidates
@@ -54,10 +55,11 @@ BUILTIN_MODELS = Path(__file__).parent / "models"  # built-in names resolve to f
 SUBSTITUTION_BATCH = 32  # texts per teacher-forced pass of the substitution search: (32, T, V) scores
 MAX_STRENGTH = 1e6  # |strength| beyond this is absurd (codes have a norm of a few units) and overflows float32
 #: decoding methods and the options each takes (see TransformerVAE.generate)
-DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight", "draft", "known_words"),
+DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight", "draft", "known_words",
+                             "python_syntax"),
                   "sample": ("max_length", "temperature", "top_k", "top_p", "generator", "no_repeat_ngram"),
                   "beam": ("max_length", "num_beams", "length_penalty", "anchor", "anchor_weight", "no_repeat_ngram",
-                           "known_words")}
+                           "known_words", "python_syntax")}
 MIN_TEMPERATURE = 1e-6  # below this, logits / temperature overflow to inf and sampling breaks
 
 
@@ -98,6 +100,7 @@ class LatentEditor:
         #: kept more of the source (benchmarks/results/anchor_dev_beams.md, style_transfer_beams.md) at 4.6x the time.
         self.edit_beams = 1
         self._speller: tuple[Lexicon, Speller] | None = None  # see _word_guard
+        self._python_syntax: PythonSyntax | None = None  # see _syntax_guard
         self._local = threading.local()  # .known: text -> code while an edit of those texts runs (per thread)
         self._words: WordVocabulary | None = None  # see _word_vocabulary
 
@@ -208,7 +211,9 @@ class LatentEditor:
         from), changes nothing but speed: rows whose greedy decode is the draft are checked in one
         parallel pass instead of decoded step by step. Greedy and beam search with
         ``known_words=True`` write only words of the model's lexicon (:attr:`lexicon`) or of the
-        code's anchor or draft text (:mod:`latentedit.lexicon`).
+        code's anchor or draft text (:mod:`latentedit.lexicon`); with ``python_syntax=True``, only a
+        line of Python that can still parse, ending only where it does (:mod:`latentedit.python_syntax`;
+        for a model of Python lines).
 
         >>> editor.decode(editor.encode(["the food was cold ."]), anchor="the food was cold .", anchor_weight=6)  # doctest: +SKIP
         """
@@ -227,6 +232,11 @@ class LatentEditor:
             if len(given) != codes.shape[0]:
                 raise InputError(f"{name} must hold one text per code: {len(given)} texts for {codes.shape[0]} codes")
         known_words = options.pop("known_words", False)
+        python_syntax = options.pop("python_syntax", False)
+        if python_syntax and known_words:
+            raise InputError("choose one of known_words=True (words of a lexicon) and python_syntax=True (Python lines)")
+        if python_syntax:
+            per_code.pop("draft", None)  # a draft only saves time, and greedy's check of it knows no guard
         if known_words and self.lexicon is None:
             raise InputError("known_words=True needs a lexicon: this model folder has no lexicon.txt (set editor.lexicon "
                              "to latentedit.lexicon.Lexicon.from_texts(your_corpus))")
@@ -239,7 +249,9 @@ class LatentEditor:
             batch = codes[start : start + self.batch_size].to(self.device, self.model.shared.weight.dtype)
             if known_words:
                 own = [given[start : start + self.batch_size] for given in per_code.values()]  # the rows' own words
-                options["words"] = self._word_guard([" ".join(row) for row in zip(*own)] if own else [""] * len(batch))
+                options["guard"] = self._word_guard([" ".join(row) for row in zip(*own)] if own else [""] * len(batch))
+            if python_syntax:
+                options["guard"] = self._syntax_guard(len(batch), options.get("num_beams", 2), options["max_length"])
             ids = self.model.generate(batch, method, **options)
             texts.extend(self.tokenizer.decode(ids.cpu()))
         return texts[0] if single else texts
@@ -251,10 +263,12 @@ class LatentEditor:
         return decoded[0] if single else decoded
 
     def interpolate(self, a: str, b: str, steps: int = 11, method: str = "slerp",
-                    num_beams: int = 1) -> list[InterpolationPoint]:
+                    num_beams: int = 1, python_syntax: bool = False) -> list[InterpolationPoint]:
         """Decode ``steps`` evenly spaced points between the codes of ``a`` and ``b`` (ends
         included): greedily, or by beam search with ``num_beams`` > 1 (on the python-lines model,
         8 beams make more of the points valid Python: benchmarks/results/interpolation_beams.md).
+        ``python_syntax=True`` writes only Python that parses (see :meth:`decode`): valid by
+        construction, so it says nothing of the latent space's smoothness.
 
         >>> editor = LatentEditor.load("python-lines")
         >>> [p.text for p in editor.interpolate("import os", "x = 1", steps=3, num_beams=4)][0]
@@ -265,7 +279,7 @@ class LatentEditor:
         start, end = self.encode([a, b])
         ts = torch.linspace(0.0, 1.0, steps)
         path = torch.stack([(slerp if method == "slerp" else lerp)(start, end, float(t)) for t in ts])
-        texts = self.decode(path, **beam_options(num_beams))
+        texts = self.decode(path, **beam_options(num_beams), python_syntax=check_bool("python_syntax", python_syntax))
         return [InterpolationPoint(float(t), code, text) for t, code, text in zip(ts, path, texts)]
 
     def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> list[str]:
@@ -791,6 +805,13 @@ class LatentEditor:
             self._speller = (self.lexicon, self.lexicon.speller(surfaces, self.model.config.eos_token_id, WORD_START, spell))
         return self._speller[1].guard(rows)
 
+    def _syntax_guard(self, rows: int, keep: int, max_tokens: int) -> SyntaxGuard:
+        """A :class:`~latentedit.python_syntax.SyntaxGuard` for ``rows`` rows that keeps ``keep`` tokens per step
+        and ends each row within ``max_tokens``."""
+        if self._python_syntax is None:
+            self._python_syntax = PythonSyntax(token_bytes(self.tokenizer.backend), self.model.config.eos_token_id)
+        return self._python_syntax.guard(rows, keep, max_tokens)
+
     @contextmanager
     def _remembering(self, texts: list[str]):
         """Encode texts and remember their codes while the block runs: a candidate that decodes
@@ -940,6 +961,7 @@ _DECODE_OPTION_CHECKS = {
     "draft": lambda value: _as_list(value)[1],
     "anchor_weight": lambda value: check_number("anchor_weight", value, minimum=0.0),
     "known_words": lambda value: check_bool("known_words", value),
+    "python_syntax": lambda value: check_bool("python_syntax", value),
 }
 
 

@@ -116,11 +116,11 @@ def choose_pairs(texts: Sequence[str], pairs: int, seed: int = 0) -> list[tuple[
 
 
 def interpolation_paths(editor, pairs: Sequence[tuple[str, str]], steps: int = 11, method: str = "slerp",
-                        refine: int | None = None, num_beams: int = 1) -> list[list[str]]:
+                        refine: int | None = None, num_beams: int = 1, python_syntax: bool = False) -> list[list[str]]:
     """Decodings of ``steps`` evenly spaced codes from each pair's first code to its second (ends
     included), as :meth:`LatentEditor.interpolate` but encoding and decoding in batches: greedy, or
-    beam search with ``num_beams`` > 1; the ends' codes are refined ``refine`` steps (None: the
-    editor's setting)."""
+    beam search with ``num_beams`` > 1, guarded to Python that parses with ``python_syntax``; the
+    ends' codes are refined ``refine`` steps (None: the editor's setting)."""
     from .editor import beam_options, lerp, slerp
 
     if not pairs:
@@ -129,7 +129,7 @@ def interpolation_paths(editor, pairs: Sequence[tuple[str, str]], steps: int = 1
     codes = editor.encode([text for pair in pairs for text in pair], refine=refine).view(len(pairs), 2, -1)
     ts = torch.linspace(0.0, 1.0, steps)
     path = torch.stack([blend(a, b, float(t)) for a, b in codes for t in ts])  # (P*steps, D)
-    texts = editor.decode(path, **beam_options(num_beams))
+    texts = editor.decode(path, **beam_options(num_beams), python_syntax=python_syntax)
     return [texts[i * steps : (i + 1) * steps] for i in range(len(pairs))]
 
 

@@ -15,7 +15,9 @@ collected now with the corpus builder's rules and hash split (so a model trained
 builder's train.txt never saw them). --pairs pairs of distinct lines (seeded) are interpolated
 with slerp and with lerp at --steps evenly spaced points (ends included; 11 gives 9 inner points)
 and decoded greedily, or by beam search with --beams N (latentedit.evaluation.interpolation_paths;
-on the shipped model 8 beams make more points parse: benchmarks/results/interpolation_beams.md).
+on the shipped model 8 beams make more points parse: benchmarks/results/interpolation_beams.md);
+--python-syntax lets the decoder write only Python that can still parse (latentedit.python_syntax):
+valid by construction, a tool for users, not a measure of the latent space.
 
 Reported per method (latentedit.evaluation.score_interpolations): the share of inner points that
 `ast.parse` accepts, the share that differ from both decoded ends, the share that are both, and
@@ -47,6 +49,7 @@ def parse_args(argv):
                     help="longest statement kept when collecting the standard library (default: 80, as the builder)")
     ap.add_argument("--beams", type=common.positive_int, default=1, metavar="N",
                     help="decode by beam search with N beams (default: 1, greedy decoding)")
+    ap.add_argument("--python-syntax", action="store_true", help="decode only Python that parses (valid by construction)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the pair choice (default: 0)")
     ap.add_argument("--path", type=int, default=0, help="which pair's path the table shows (default: 0)")
     ap.add_argument("--output", help="write the scores and every path as JSON, atomically")
@@ -90,15 +93,16 @@ def interpolate(args) -> int:
         raise common.RecipeError(f"{origin}: fewer than two distinct lines to pair")
     print(f"interpolating {len(pairs)} pairs of lines from {origin} ({args.steps} points, slerp and lerp) ...",
           file=sys.stderr)
-    paths = {method: interpolation_paths(editor, pairs, steps=args.steps, method=method, num_beams=args.beams)
-             for method in METHODS}
+    paths = {method: interpolation_paths(editor, pairs, steps=args.steps, method=method, num_beams=args.beams,
+                                         python_syntax=args.python_syntax) for method in METHODS}
     scores = {method: score_interpolations(paths[method], kind="python", sources=pairs) for method in METHODS}
     cut = common.truncated(editor, [t for pair in pairs for t in pair])
 
     pct = lambda v: common.fmt(None if v is None else 100.0 * v, 1)  # noqa: E731
     common.print_table(
         f"{len(pairs)} held-out pairs, {args.steps - 2} inner points each "
-        f"({'greedy decoding' if args.beams == 1 else f'beam search, {args.beams} beams'})",
+        f"({'greedy decoding' if args.beams == 1 else f'beam search, {args.beams} beams'}"
+        f"{', guarded to Python that parses' if args.python_syntax else ''})",
         ["method", "inner points", "parse %", "differ from both ends %", "parse and differ %", "distinct per path %",
          "decoded ends parse %", "sources parse %"],
         [[method, s["inner_points"], pct(s["valid_share"]), pct(s["new_share"]), pct(s["valid_new_share"]),
@@ -119,7 +123,7 @@ def interpolate(args) -> int:
     if args.output:
         common.write_json(args.output, {
             "model": args.model, "lines": origin, "pairs": [list(p) for p in pairs], "steps": args.steps,
-            "beams": args.beams, "seed": args.seed, "scores": scores, "paths": paths})
+            "beams": args.beams, "python_syntax": args.python_syntax, "seed": args.seed, "scores": scores, "paths": paths})
         print(f"wrote {args.output}")
     s, lerp = scores["slerp"], scores["lerp"]
     print(f"python_interpolation: {len(pairs)} pairs x {args.steps - 2} inner points; slerp parse "
