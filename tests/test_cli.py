@@ -227,6 +227,9 @@ def test_reconstruct_encode_interpolate_sample(run, model, tmp_path):
     expected = LatentEditor.load(model).interpolate("the food was great .", "a sad cafe .", steps=3, num_beams=2)
     assert code == 0 and [p["text"] for p in json_lines(out)] == [p.text for p in expected], err
     assert run("interpolate", "--model", model, "--beams", "0", "a", "b")[0] == 2
+    code, out, err = run("interpolate", "--model", model, "--steps", "3", "--python-syntax", "--json", "x = f(1)", "y = 2")
+    expected = LatentEditor.load(model).interpolate("x = f(1)", "y = 2", steps=3, python_syntax=True)
+    assert code == 0 and [p["text"] for p in json_lines(out)] == [p.text for p in expected], err
     code, out, err = run("sample", "--model", model, "-n", "2", "--seed", "1")
     assert code == 0, err
     assert "text" in out

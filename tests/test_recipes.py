@@ -168,6 +168,10 @@ def test_python_interpolation(model_folder, tmp_path, capsys):
     editor = LatentEditor.load(model_folder)
     a, b = beamed["pairs"][0]
     assert beamed["beams"] == 3 and beamed["paths"]["slerp"][0] == [p.text for p in editor.interpolate(a, b, 5, num_beams=3)]
+    assert _load("python_interpolation").main(argv + ["--python-syntax"]) == 0
+    guarded = json.loads(out.read_text())
+    expected = [p.text for p in editor.interpolate(a, b, 5, python_syntax=True)]
+    assert guarded["python_syntax"] and guarded["paths"]["slerp"][0] == expected
 
 
 def test_python_interpolation_without_the_model(tmp_path, capsys):
