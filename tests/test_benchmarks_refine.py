@@ -51,7 +51,15 @@ def test_interpolation_beams_compares_beam_counts_with_greedy(tmp_path):
         assert row["slerp_sample"] == [p.text for p in editor.interpolate(*first, num_beams=row["beams"])]
     assert 0.0 <= rows[1]["lerp"]["valid_share"] <= 1.0 and len(rows[1]["slerp_sample"]) == 11
     assert "| beams |" in out.with_suffix(".md").read_text()
-    for bad in (["--beams", "4,8"], ["--splits", "train"], ["--beams", "1,x"]):
+    guarded = tmp_path / "guarded.json"
+    assert bench.main(["--corpus", str(corpus), "--splits", "test", "--beams", "1", "--pairs", "2", "--python-syntax",
+                       "--out", str(guarded)]) == 0
+    plain, safe = json.loads(guarded.read_text())["splits"]["test"]["rows"]
+    assert not plain["python_syntax"] and safe["python_syntax"] and plain["slerp_sample"] == rows[0]["slerp_sample"]
+    assert safe["slerp"]["valid_share"] == 1.0 and safe["slerp_sample"] == [
+        p.text for p in editor.interpolate(*first, python_syntax=True)]
+    assert "| 1, guarded |" in guarded.with_suffix(".md").read_text()
+    for bad in (["--beams", "4,8"], ["--splits", "train"], ["--beams", "1,x"], ["--refine", "-1"]):
         with pytest.raises(SystemExit):
             bench.main(bad)
 

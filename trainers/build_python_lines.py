@@ -207,6 +207,10 @@ of stage 5's (noise 0.8 parsed a little more and cost 2.2 points).
 >= 95% and >= 95% valid interpolation points): see the metrics below, measured on the test split.
 Beam search (`interpolate(..., num_beams=8)`) makes more inner points parse than the greedy
 decoding below: `python benchmarks/interpolation_beams.py` (benchmarks/results/interpolation_beams.md).
+Decoding guarded to Python that can still parse (`interpolate(..., python_syntax=True)`,
+`latentedit/python_syntax.py`) makes nearly every point parse, by construction: it asks Python's
+parser, the check that scores validity, so it is a tool for users, not a measure of the latent
+space (benchmarks/results/interpolation_syntax.md); the metrics below decode unguarded.
 {refined_note}
 ## Metrics (test split: never trained on, never used to choose anything; greedy decoding)
 
