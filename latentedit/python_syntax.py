@@ -8,11 +8,13 @@ keep only those after which the line can still be completed to one that ``ast.pa
 code and the decoder's scores do not change; only which tokens may come next. Validity then
 comes from the guard, not from the latent space: report guarded and unguarded decoding apart.
 
-:func:`viable_prefix` tries a few short completions (close an open string and the open brackets,
-add a name, ``: _``, `` in _``, `` else _``, ...); it errs toward allowing: it never rejects a
-prefix of a line that parses when one of its completions fits (a name cut short, an open
-string, open brackets, a trailing operator or keyword), and a row whose likeliest tokens it all
-rejects keeps its scores (the guard never blocks a decode).
+:func:`viable_prefix` tries a few short completions (close an open string, f-string field and
+the open brackets, add a name, ``: _``, `` in _``, `` else _``, finish a keyword cut short, ...).
+It errs toward allowing (tests/test_python_syntax.py checks that every prefix of lines of many
+kinds counts as viable), and a prefix it allows may still have no likely way on ("f(a, h=" can
+only go on as "h=="): a row none of whose :data:`CANDIDATES` likeliest tokens fit tries the
+tokens of one byte, and keeps its scores when none of those fit either (the guard never blocks a
+decode). Near the length limit a row writes only what it can still complete in time.
 
 >>> viable_prefix("x = foo(a, "), viable_prefix("x = foo(a]"), viable_prefix("print('hi")
 (True, False, True)
@@ -31,7 +33,7 @@ from collections.abc import Sequence
 
 import torch
 
-# What may follow a prefix before its brackets close (the first that parses wins) and after.
+# What may follow a prefix before its brackets close and after (the shortest completion that parses counts).
 MIDDLES = ("", " _", "_", "0000", "=_", ",", "_,", "()", "_()", " _ in _", " in _", " else _", " _ else _", ": _", " _: _",
            " _ import _", " import _", " _ for _ in _", "_}", "}")
 AFTERS = ("", ": _", " else _")
@@ -213,9 +215,9 @@ class PythonSyntax:
     def __init__(self, surfaces: Sequence[bytes], eos_id: int):
         self.surfaces, self.eos_id = list(surfaces), eos_id
 
-    def guard(self, rows: int, keep: int = 2, max_tokens: int | None = None) -> SyntaxGuard:
+    def guard(self, rows: int, keep: int = 1, max_tokens: int | None = None) -> SyntaxGuard:
         """A guard for ``rows`` rows that allows each row's ``keep`` likeliest viable tokens per step
-        (greedy: 2, one spare for the n-gram ban; beam search: its beam count). With the decoding's
+        (greedy: 1; beam search: its beam count). With the decoding's
         ``max_tokens`` (its max_length, </s> included), a row within :data:`HEADROOM` tokens of it
         may only write what it can still complete (:func:`ending_length`) in the tokens left, so that it ends
         before the limit cuts it off (an open string can otherwise run on to it)."""
