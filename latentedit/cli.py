@@ -267,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-n", type=int, default=5)
     sample.add_argument("--temperature", type=_positive_float, default=1.0)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--python-syntax", action="store_true",
+                        help="write only Python lines that parse (for a Python-lines model; valid by construction)")
 
     command("info", run_info, "Describe a model: architecture, size, provenance, heads and directions.")
 
@@ -548,7 +550,7 @@ def run_interpolate(args) -> None:
 
 def run_sample(args) -> None:
     editor = _load(args.model)
-    texts = editor.sample(args.n, temperature=args.temperature, seed=args.seed)
+    texts = editor.sample(args.n, temperature=args.temperature, seed=args.seed, python_syntax=args.python_syntax)
     _emit(args, [{"text": t} for t in texts], ["text"])
 
 

@@ -282,14 +282,15 @@ class LatentEditor:
         texts = self.decode(path, **beam_options(num_beams), python_syntax=check_bool("python_syntax", python_syntax))
         return [InterpolationPoint(float(t), code, text) for t, code, text in zip(ts, path, texts)]
 
-    def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> list[str]:
-        """Decode n codes drawn from the prior N(0, temperature^2 I)."""
+    def sample(self, n: int, temperature: float = 1.0, seed: int | None = None, python_syntax: bool = False) -> list[str]:
+        """Decode n codes drawn from the prior N(0, temperature^2 I) greedily (only Python lines that
+        parse with ``python_syntax=True``; see :meth:`decode`)."""
         n = check_int("n", n, minimum=1)
         temperature = check_number("temperature", temperature, minimum=0.0, open_min=True)
         seed = check_seed(seed, optional=True)
         generator = torch.Generator().manual_seed(seed) if seed is not None else None
         codes = torch.randn(n, self.model.config.code_size, generator=generator) * temperature
-        return self.decode(codes)
+        return self.decode(codes, python_syntax=check_bool("python_syntax", python_syntax))
 
     # -- heads -----------------------------------------------------------------------------------
 

@@ -233,6 +233,8 @@ def test_reconstruct_encode_interpolate_sample(run, model, tmp_path):
     code, out, err = run("sample", "--model", model, "-n", "2", "--seed", "1")
     assert code == 0, err
     assert "text" in out
+    code, out, err = run("sample", "--model", model, "-n", "2", "--seed", "1", "--python-syntax", "--json")
+    assert code == 0 and [r["text"] for r in json_lines(out)] == LatentEditor.load(model).sample(2, seed=1, python_syntax=True)
 
 
 def test_refine_reproduces_more_texts_and_every_source_command_takes_it(run, model):

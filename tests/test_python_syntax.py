@@ -150,6 +150,7 @@ def test_guarded_decoding_writes_python_that_parses(python_editor):
         ast.parse(text)
     points = python_editor.interpolate(a, b, steps=3, python_syntax=True)
     assert all(parses(p.text) for p in points)
+    assert all(parses(text) for text in python_editor.sample(8, seed=0, python_syntax=True))
 
 
 def test_python_syntax_is_checked(python_editor):
