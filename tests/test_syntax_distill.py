@@ -20,7 +20,7 @@ def test_guarded_targets_are_python_between_training_pairs():
     assert len(targets) == len(codes) and all(parses(t) for t in targets)
 
 
-def test_a_continued_model_loads_and_logs_both_losses(tmp_path):
+def test_a_continued_model_loads_and_logs_both_losses(tmp_path, one_torch_thread):  # main() sets the threads: restored after
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "train.txt").write_text("\n".join(LINES) + "\n", encoding="utf-8")
