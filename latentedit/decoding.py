@@ -101,10 +101,10 @@ def _next_logits(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_re
     if guard is None:
         return _adjusted(logits, history, pad_id, no_repeat_ngram, anchor, anchor_weight)
     logits = _adjusted(logits, history, pad_id, 0, anchor, anchor_weight)
-    known = guard.restrict_(logits, rows).clone()
+    allowed = guard.restrict_(logits, rows).clone()
     logits = _adjusted(logits, history, pad_id, no_repeat_ngram, None, 0.0)
     stuck = ~torch.isfinite(logits).any(-1)
-    logits[stuck] = known[stuck]
+    logits[stuck] = allowed[stuck]
     return logits
 
 

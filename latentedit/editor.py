@@ -251,7 +251,8 @@ class LatentEditor:
                 own = [given[start : start + self.batch_size] for given in per_code.values()]  # the rows' own words
                 options["guard"] = self._word_guard([" ".join(row) for row in zip(*own)] if own else [""] * len(batch))
             if python_syntax:
-                options["guard"] = self._syntax_guard(len(batch), options.get("num_beams", 1), options["max_length"])
+                keep = options.get("num_beams", 4) if method == "beam" else 1  # beam_search's default: 4 beams
+                options["guard"] = self._syntax_guard(len(batch), keep, options["max_length"])
             ids = self.model.generate(batch, method, **options)
             texts.extend(self.tokenizer.decode(ids.cpu()))
         return texts[0] if single else texts

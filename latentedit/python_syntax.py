@@ -273,24 +273,26 @@ class SyntaxGuard:
         for i, row in enumerate(rows):
             if self.written[row] is None:
                 continue
-            chosen = []
-            for score, token in zip(top.values[i].tolist(), top.indices[i].tolist()):
-                if score == float("-inf") or len(chosen) == self.keep:
-                    break
-                if self.allows(row, token):
-                    chosen.append(token)
+            likeliest = [token for score, token in zip(top.values[i].tolist(), top.indices[i].tolist()) if score > float("-inf")]
+            chosen = self._first_allowed(row, likeliest)
             if not chosen:
                 rescues = [t for t in self.syntax.rescues if t < logits.shape[-1] and logits[i, t] > float("-inf")]
-                for token in sorted(rescues, key=lambda t: -float(logits[i, t])):
-                    if len(chosen) == self.keep:
-                        break
-                    if self.allows(row, token):
-                        chosen.append(token)
+                chosen = self._first_allowed(row, sorted(rescues, key=lambda t: -float(logits[i, t])))
             if chosen:
                 kept = logits[i, chosen].clone()
                 logits[i] = float("-inf")
                 logits[i, chosen] = kept
         return logits
+
+    def _first_allowed(self, row: int, tokens: Sequence[int]) -> list[int]:
+        """The first :attr:`keep` of ``tokens`` that row ``row`` may write."""
+        chosen = []
+        for token in tokens:
+            if len(chosen) == self.keep:
+                break
+            if self.allows(row, token):
+                chosen.append(token)
+        return chosen
 
     def _bytes(self, token: int) -> bytes:
         surfaces = self.syntax.surfaces
