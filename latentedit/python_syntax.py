@@ -24,14 +24,14 @@ decode). Near the length limit a row writes only what it can still complete in t
 
 from __future__ import annotations
 
-import ast
 import functools
 import keyword
 import re
-import warnings
 from collections.abc import Sequence
 
 import torch
+
+from .python_lines import parses_as_python
 
 # What may follow a prefix before its brackets close and after (the shortest completion that parses counts).
 MIDDLES = ("", " _", "_", "0000", "=_", ",", "_,", "()", "_()", " _ in _", " in _", " else _", " _ else _", ": _", " _: _",
@@ -44,20 +44,9 @@ CANDIDATES = 64  # the likeliest tokens a row's guard checks at each step before
 HEADROOM = 8  # tokens before the length limit from which a row writes only what it can still complete in time
 
 
-def parses(text: str) -> bool:
-    """Whether ``text`` is a non-empty line that ``ast.parse`` accepts."""
-    return bool(text.strip()) and _parses(text)
-
-
-@functools.lru_cache(maxsize=500_000)
-def _parses(text: str) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # invalid escapes and the like warn, they do not fail
-            ast.parse(text)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
-        return False
-    return True
+#: Whether a text is a non-empty line that ``ast.parse`` accepts: the check that scores validity
+#: (:func:`~latentedit.python_lines.parses_as_python`), cached, since the guard asks it of many completions.
+parses = functools.lru_cache(maxsize=500_000)(parses_as_python)
 
 
 def _open_state(text: str) -> tuple[list[str], str, bool] | None:
@@ -151,7 +140,7 @@ def ending_length(text: str) -> int | None:
             length = len(base) - len(text) + len(ending)
             if best is not None and length >= best:
                 break
-            if _parses(base + ending):
+            if parses(base + ending):
                 best = length
                 break
     return best
