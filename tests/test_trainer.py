@@ -264,6 +264,16 @@ def test_python_lines_stage7_continues_the_shipped_stage6_model():
     assert shipped.replace(vocab_size=stage7.model.vocab_size) == noiseless(stage7).replace(latent_noise=shipped.latent_noise)
 
 
+@pytest.mark.parametrize("name", ["default_stage6", "default_yelp_stage6"])
+def test_default_stage6_studies_continue_the_shipped_default_model(name):
+    stage5 = TrainConfig.load(REPO / "trainers" / "configs" / "default_stage5.toml")
+    stage6 = TrainConfig.load(REPO / "trainers" / "configs" / f"{name}.toml")
+    assert stage6.model == stage5.model and stage6.data.valid == stage5.data.valid  # Yelp dev stays held out
+    assert stage6.training.init_from == "latentedit/models/default"
+    shipped = TransformerVAE.from_pretrained(REPO / "latentedit" / "models" / "default").config
+    assert shipped.replace(vocab_size=stage6.model.vocab_size) == stage6.model
+
+
 def test_training_minutes_span_the_run_folder(tmp_path):
     run, model = tmp_path / "run", tmp_path / "run" / "model"
     model.mkdir(parents=True)
