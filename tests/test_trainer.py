@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from latentedit import ConfigError, LatentEditor, TransformerVAE
 from latentedit.data import SAMPLE_REVIEWS
 from trainers.config import TrainConfig
-from trainers.train import main, train, training_minutes
+from trainers.train import learning_rate_factor, main, train, training_minutes
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = {
@@ -106,6 +106,25 @@ def test_resume_refuses_a_changed_config_and_a_missing_checkpoint(tmp_path):
     assert steps[-1] == 10
 
 
+def test_a_time_limit_stops_the_run_decayed_and_saves_the_model(tmp_path):
+    config = tiny_config(tmp_path / "run", training={"max_minutes": 1e-9})  # spent at the first log (step 5)
+    final = train(config, show_progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r.get("split") == "train"] == [5]
+    assert [r["step"] for r in records if r.get("split") == "valid"] == [5]  # evaluated where it stopped
+    assert json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())["step"] == 5
+    assert TransformerVAE.from_pretrained(final).config.latent_dim == 8
+    # the schedule: time spent decays the rate like steps done
+    t = config.training
+    assert learning_rate_factor(10, config, time_used=1.0) == pytest.approx(t.min_lr_ratio)
+    assert learning_rate_factor(10, config, time_used=0.0) > learning_rate_factor(10, config, time_used=0.5)
+    assert learning_rate_factor(2, config, time_used=1.0) == learning_rate_factor(2, config)  # warm-up is by steps
+    # a stopped run resumes under a new limit (or none): how long a run goes may change
+    train(tiny_config(tmp_path / "run", training={"steps": 10}), resume=True, show_progress=False)
+    steps = [json.loads(line).get("step") for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == 10
+
+
 def test_bf16_falls_back_to_fp32_on_a_cpu_without_native_bf16(tmp_path, monkeypatch, capsys):
     import trainers.train as trainer
 
@@ -155,6 +174,7 @@ def test_a_new_run_continues_from_a_finished_model(tmp_path):
     ('model.regularizer="vq"', "regularizer must be one of"),
     ("training.lr=0", "training.lr must be a finite number > 0"),
     ("training.batch_size=0", "training.batch_size must be an integer >= 1"),
+    ("training.max_minutes=-1", "training.max_minutes"),
     ("data.valid_fraction=1.5", "valid_fraction"),
     ("model.colour=3", "unknown model config keys"),
 ])

@@ -71,6 +71,11 @@ class TrainingConfig:
     eval_every: int = 200
     eval_examples: int = 500
     checkpoint_every: int = 200
+    # Stop after this many minutes of training (0: no limit), at a log_every boundary, and save the
+    # model; the cosine decay then runs on the larger of the steps' and the minutes' progress, so a
+    # run that stops on time ends decayed. For machines lent for a fixed time (README: "Training on
+    # a lent GPU"). Where it stops depends on the machine's speed: such a run is not bit-reproducible.
+    max_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.output_dir, str) or not self.output_dir:
@@ -82,6 +87,7 @@ class TrainingConfig:
         for name in ("batch_size", "steps", "log_every", "eval_every", "eval_examples", "checkpoint_every", "beta_cycles"):
             check_int(f"training.{name}", getattr(self, name), minimum=1, error=ConfigError)
         check_int("training.warmup_steps", self.warmup_steps, minimum=0, error=ConfigError)
+        check_number("training.max_minutes", self.max_minutes, minimum=0.0, error=ConfigError)
         check_int("training.seed", self.seed, minimum=0, maximum=2**32 - 1, error=ConfigError)  # numpy's seed range
         for name in ("lr", "mdr_lr"):
             check_number(f"training.{name}", getattr(self, name), minimum=0.0, open_min=True, error=ConfigError)

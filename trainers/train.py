@@ -138,12 +138,14 @@ def training_minutes(*stages: Path) -> int | None:
     return round(total / 60)
 
 
-def learning_rate_factor(step: int, config: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to min_lr_ratio."""
+def learning_rate_factor(step: int, config: TrainConfig, time_used: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to min_lr_ratio; ``time_used``: the share of
+    training.max_minutes spent, when the run has a time limit (the decay follows whichever of
+    steps and time is further on)."""
     t = config.training
     if step < t.warmup_steps:
         return (step + 1) / t.warmup_steps
-    progress = (step - t.warmup_steps) / max(1, t.steps - t.warmup_steps)
+    progress = max((step - t.warmup_steps) / max(1, t.steps - t.warmup_steps), time_used)
     return t.min_lr_ratio + (1 - t.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
@@ -165,16 +167,18 @@ def parameter_groups(model: TransformerVAE, config: TrainConfig) -> list[dict]:
 
 
 def check_resumable(saved: dict, config: TrainConfig) -> None:
-    """Everything but training.steps must match the checkpoint's run."""
+    """Everything but training.steps and training.max_minutes must match the checkpoint's run."""
     current = json.loads(config.to_json())
-    saved_training = {k: v for k, v in saved["training"].items() if k != "steps"}
-    current_training = {k: v for k, v in current["training"].items() if k != "steps"}
+    budget = ("steps", "max_minutes")  # how long a run goes may change, nothing else
+    saved_training = {k: v for k, v in saved["training"].items() if k not in budget}
+    current_training = {k: v for k, v in current["training"].items() if k not in budget}
     for section, old, new in (("data", saved["data"], current["data"]), ("model", saved["model"], current["model"]),
                               ("training", saved_training, current_training)):
         changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         if changed:
             raise ConfigError(f"cannot resume: [{section}] {changed} differ from the checkpoint's run "
-                              "(only training.steps may change); use a new output_dir for a new run")
+                              "(only training.steps and training.max_minutes may change); use a new output_dir "
+                              "for a new run")
 
 
 class MetricsLog:
@@ -282,15 +286,18 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
     progress = _progress(show_progress and accelerator.is_main_process)
     task = progress.add_task("training", total=t.steps, completed=start, loss=float("nan"), rate=float("nan"),
                              acc=float("nan"))
-    sums: dict[str, float] = {}
-    tokens, started = 0, time.perf_counter()
+    sums: dict[str, torch.Tensor] = {}  # summed on the device: no host sync per step
+    count = tokens = 0
+    started = began = time.perf_counter()
+    time_used = 0.0  # share of max_minutes spent, agreed across processes at each log
     with progress:
         for step in range(start, t.steps):
             local = corpus.batch(step)[rank::world]
             mask = corpus.train.mask[local]
             width = int(mask.sum(1).max())
+            tokens += int(mask.sum())
             ids, mask = corpus.train.ids[local, :width].to(accelerator.device), mask[:, :width].to(accelerator.device)
-            factor = learning_rate_factor(step, config)
+            factor = learning_rate_factor(step, config, time_used)
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * factor
             beta = None if t.beta_schedule == "constant" else config.model.beta * cyclical_beta(
@@ -305,14 +312,19 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
             optimizer.zero_grad(set_to_none=True)
 
             for name in ("loss", "reconstruction", "rate", "mmd", "multiplier", "bag_of_words", "token_accuracy"):
-                sums[name] = sums.get(name, 0.0) + float(getattr(output, name).detach())
-            sums["count"] = sums.get("count", 0.0) + 1
-            tokens += int(mask.sum())
+                sums[name] = sums.get(name, 0.0) + getattr(output, name).detach().float()
+            count += 1
             done = step + 1
+            out_of_time = False
             if done % t.log_every == 0 or done == t.steps:
                 keys = sorted(sums)
-                reduced = accelerator.reduce(torch.tensor([sums[k] for k in keys], device=accelerator.device), "mean")
-                means = {k: v / float(reduced[keys.index("count")]) for k, v in zip(keys, reduced.tolist()) if k != "count"}
+                totals = torch.stack([sums[k] for k in keys] + [torch.tensor(float(count), device=accelerator.device)])
+                reduced = accelerator.reduce(totals, "mean").tolist()
+                means = {k: v / reduced[-1] for k, v in zip(keys, reduced)}
+                if t.max_minutes:  # the slowest process decides, so that all keep one schedule
+                    spent = (time.perf_counter() - began) / 60 / t.max_minutes
+                    time_used = float(accelerator.gather(torch.tensor([spent], device=accelerator.device)).max())
+                    out_of_time = time_used >= 1.0
                 elapsed = time.perf_counter() - started
                 record = {"split": "train", "step": done, **means, "lr": t.lr * factor,
                           "beta": config.model.beta if beta is None else beta,
@@ -320,8 +332,9 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
                 if log:
                     log.write(record)
                 progress.update(task, completed=done, loss=means["loss"], rate=means["rate"], acc=means["token_accuracy"])
-                sums, tokens, started = {}, 0, time.perf_counter()
-            if done % t.eval_every == 0 or done == t.steps:
+                sums, count, tokens, started = {}, 0, 0, time.perf_counter()
+            last = done == t.steps or out_of_time
+            if done % t.eval_every == 0 or last:
                 if accelerator.is_main_process:
                     valid = corpus.valid
                     report = reconstruction_report(accelerator.unwrap_model(model), valid.ids[: t.eval_examples],
@@ -332,8 +345,11 @@ def train(config: TrainConfig, resume: bool = False, show_progress: bool = True)
                         f"{report.greedy_exact_match:.3f}, rate {report.rate:.2f}, active units "
                         f"{report.active_units}/{report.code_size}")
                 accelerator.wait_for_everyone()
-            if done % t.checkpoint_every == 0 or done == t.steps:
+            if done % t.checkpoint_every == 0 or last:
                 save_checkpoint(accelerator, model, optimizer, done, config, out)
+            if out_of_time:
+                accelerator.print(f"training.max_minutes ({t.max_minutes:g}) reached: stopping at step {done}")
+                break
 
     final = out / "model"
     if accelerator.is_main_process:
