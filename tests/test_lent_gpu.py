@@ -64,10 +64,18 @@ def test_train_needs_somewhere_to_send_the_run(tmp_path, monkeypatch, capsys):
     assert "$OUT" in capsys.readouterr().err
 
 
-def test_the_gpu_config_continues_the_shipped_default_model_on_the_packed_corpus():
-    gpu = TrainConfig.load(REPO / lent_gpu.CONFIG)
-    stage5 = TrainConfig.load(REPO / "trainers" / "configs" / "default_stage5.toml")
-    assert gpu.model == stage5.model and gpu.training.init_from == "latentedit/models/default"
-    assert [Path(gpu.data.train), Path(gpu.data.valid)] == [lent_gpu.CARRY / name for name in lent_gpu.CORPUS_FILES]
-    assert Path(stage5.data.valid).name == "valid.txt"  # Yelp dev stays held out: the same file, packed
+@pytest.mark.parametrize("config, model, carry", [("default_gpu", "default", "gpu-carry"),
+                                                  ("python_lines_gpu", "python-lines", "gpu-carry-python")])
+def test_the_gpu_configs_continue_the_shipped_models_on_packed_corpora(config, model, carry):
+    gpu = TrainConfig.load(REPO / "trainers" / "configs" / f"{config}.toml")
+    shipped = TransformerVAE.from_pretrained(REPO / "latentedit" / "models" / model).config
+    assert shipped.replace(vocab_size=gpu.model.vocab_size, latent_noise=gpu.model.latent_noise) == gpu.model
+    assert gpu.training.init_from == f"latentedit/models/{model}"
+    assert [Path(gpu.data.train), Path(gpu.data.valid)] == [Path("runs", carry, name) for name in lent_gpu.CORPUS_FILES]
     assert gpu.training.max_minutes > 0 and gpu.training.mixed_precision == "bf16"
+
+
+def test_pack_takes_any_corpus_folder(tmp_path, capsys):
+    corpus = tiny_corpus(tmp_path / "corpus")
+    assert lent_gpu.main(["pack", "--corpus", str(corpus), "--carry", str(tmp_path / "carry")]) == 0
+    assert "train.txt.gz" in capsys.readouterr().out and (tmp_path / "carry" / "valid.txt.gz").exists()

@@ -14,7 +14,8 @@ splits the other:
 
 ``train`` runs ``trainers/configs/default_gpu.toml`` (the shipped default model continued, batch 512,
 bf16) with ``training.max_minutes`` set, so that the run stops on time with its schedule decayed
-(see trainers/train.py). On a machine without CUDA it trains on the CPU (a warning says so): that
+(see trainers/train.py); ``python_lines_gpu.toml`` does the same for the python-lines model (its
+header has the commands). On a machine without CUDA it trains on the CPU (a warning says so): that
 is how the tests run it, on a tiny config.
 """
 
@@ -116,7 +117,9 @@ def unpack(returned: Path, dest: Path = RETURNED) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m trainers.lent_gpu", description=__doc__.split("\n\n")[0])
     verbs = parser.add_subparsers(dest="verb", required=True)
-    verbs.add_parser("pack", help="gzip the default corpus into runs/gpu-carry (carry that folder)")
+    packing = verbs.add_parser("pack", help="gzip a corpus's train.txt and valid.txt into a folder to carry")
+    packing.add_argument("--corpus", default=str(CORPUS), help="the corpus folder (default: the default model's)")
+    packing.add_argument("--carry", default=str(CARRY), help="the folder that travels (the config's [data] reads it)")
     run = verbs.add_parser("train", help="on the lent machine: train for --minutes, write the run to $OUT")
     run.add_argument("--minutes", type=float, required=True, help="training.max_minutes (leave time to start and save)")
     run.add_argument("--config", default=str(CONFIG), help="training config (its [data] reads runs/gpu-carry)")
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.verb == "pack":
-            for path in pack():
+            for path in pack(Path(args.corpus), Path(args.carry)):
                 print(f"{path}: {path.stat().st_size / 2**20:.1f} MiB")
         elif args.verb == "train":
             if not args.out:
