@@ -112,6 +112,7 @@ class Rated:
     text: str
     score: float  # mean formality rating, -3 (informal) .. 3 (formal)
     split: str
+    genre: str = ""  # answers, blog, email or news
 
 
 def formality(root: Path) -> list[Rated]:
@@ -120,7 +121,7 @@ def formality(root: Path) -> list[Rated]:
     path = _dataset(root, "formality") / "pavlick2016_formality_all.tsv"
     with path.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    return [Rated(_clean(row["sentence"]), float(row["mean_score"]), split_of(row["sentence_id"]))
+    return [Rated(_clean(row["sentence"]), float(row["mean_score"]), split_of(row["sentence_id"]), row["genre"])
             for row in rows if _clean(row["sentence"]) and (row.get("annotator_scores") or "").strip()]
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from safetensors import SafetensorError
@@ -51,14 +52,32 @@ class Direction:
 
 
 def learn_direction(name: str, positive: torch.Tensor, negative: torch.Tensor, method: str = "mean",
-                    description: str = "") -> Direction:
-    """A direction pointing from the ``negative`` codes (N, D) towards the ``positive`` codes (M, D)."""
+                    description: str = "", groups: tuple[Sequence, Sequence] | None = None) -> Direction:
+    """A direction pointing from the ``negative`` codes (N, D) towards the ``positive`` codes (M, D).
+
+    ``groups`` = (a label per positive code, a label per negative code), with method "mean": the
+    mean differences within each group (genre, say), averaged with each group's negative count as
+    its weight, as long as the plain mean difference. What separates the groups cancels out, so
+    a confound of the two sets (formal texts mostly news, informal ones mostly answers) does not
+    become part of the direction. Groups with fewer than two codes on a side are left out.
+
+    >>> pos = torch.tensor([[1.0, 0], [1, 0], [1, 8], [1, 8], [1, 8], [1, 8]])  # mostly group b
+    >>> neg = torch.tensor([[0.0, 0], [0, 0], [0, 0], [0, 0], [0, 8], [0, 8]])  # mostly group a
+    >>> learn_direction("x", pos, neg).vector.tolist()  # b's offset leaks into the plain mean difference
+    [1.0, 2.6666667461395264]
+    >>> [round(x, 2) for x in learn_direction("x", pos, neg, groups=("aabbbb", "aaaabb")).vector.tolist()]
+    [2.85, 0.0]
+    """
     check_name(name, "direction name")
     check_choice("method", method, PAIR_METHODS)
     positive, negative = torch.as_tensor(positive, dtype=torch.float32), torch.as_tensor(negative, dtype=torch.float32)
     if len(positive) < 2 or len(negative) < 2:
         raise InputError("need at least two positive and two negative texts to learn a direction")
     difference = positive.mean(0) - negative.mean(0)  # (D,)
+    if groups is not None:
+        if method != "mean":
+            raise InputError(f"groups work with method 'mean' only, got method {method!r}")
+        difference = grouped_difference(positive, negative, *groups) * difference.norm()
     if method == "mean":
         vector = difference
     elif method == "paired":
@@ -73,6 +92,23 @@ def learn_direction(name: str, positive: torch.Tensor, negative: torch.Tensor, m
         unit = normal / normal.norm().clamp(min=1e-12)
         vector = unit * torch.dot(difference, unit)  # same progress along the normal as the mean shift
     return Direction(name, vector, method, len(positive), len(negative), description)
+
+
+def grouped_difference(positive: torch.Tensor, negative: torch.Tensor, positive_groups: Sequence,
+                       negative_groups: Sequence) -> torch.Tensor:
+    """The unit vector (D,) of the negative-count-weighted mean of within-group mean differences."""
+    if len(positive_groups) != len(positive) or len(negative_groups) != len(negative):
+        raise InputError(f"groups need one label per text: got {len(positive_groups)} for {len(positive)} positive "
+                         f"and {len(negative_groups)} for {len(negative)} negative texts")
+    total = torch.zeros(positive.shape[1])
+    for group in sorted(set(positive_groups) & set(negative_groups), key=str):
+        pos = [i for i, label in enumerate(positive_groups) if label == group]
+        neg = [i for i, label in enumerate(negative_groups) if label == group]
+        if len(pos) >= 2 and len(neg) >= 2:
+            total += len(neg) * (positive[pos].mean(0) - negative[neg].mean(0))
+    if total.norm() < 1e-12:
+        raise InputError("no group holds two or more texts of each set, or their differences cancel: no grouped direction")
+    return total / total.norm()
 
 
 def nearest(queries: torch.Tensor, pool: torch.Tensor, chunk: int = 2048) -> torch.Tensor:

@@ -343,10 +343,14 @@ class LatentEditor:
     def learn_direction(self, name: str, positive_texts: Sequence[str] | None = None,
                         negative_texts: Sequence[str] | None = None, method: str = "mean",
                         texts: Sequence[str] | None = None, values: Sequence[float] | None = None,
-                        head: str = "", target: str = "", description: str = "") -> Direction:
+                        head: str = "", target: str = "", description: str = "",
+                        positive_groups: Sequence | None = None, negative_groups: Sequence | None = None) -> Direction:
         """Learn a direction from two sets of texts (method "mean", "probe" or "paired"), or from
         ``texts`` with numeric ``values`` (the ridge direction of the property). ``head`` and
-        ``target`` name the head verdict that ``strength="auto"`` shifts aim for."""
+        ``target`` name the head verdict that ``strength="auto"`` shifts aim for.
+        ``positive_groups`` and ``negative_groups`` (a label per text, method "mean") learn the
+        direction within each group, so that what separates the groups (a genre the two sets do not
+        share equally) stays out of it (see :func:`latentedit.directions.learn_direction`)."""
         check_name(name, "direction name")
         description = check_text(description, "description", allow_empty=True)
         head = "" if head is None else check_str("head", head)
@@ -368,8 +372,12 @@ class LatentEditor:
                 raise InputError("give positive_texts and negative_texts, or texts with values")
             _, positive_texts = _as_list(positive_texts)
             _, negative_texts = _as_list(negative_texts)
+            if (positive_groups is None) != (negative_groups is None):
+                raise InputError("give both positive_groups and negative_groups, or neither")
+            groups = None if positive_groups is None else (list(positive_groups), list(negative_groups))
             direction = learn_direction(name, self.encode(positive_texts, refine=0),
-                                        self.encode(negative_texts, refine=0), method, description=description)
+                                        self.encode(negative_texts, refine=0), method, description=description,
+                                        groups=groups)
         direction.head, direction.target = head, target
         self.directions[name] = direction
         return direction

@@ -29,6 +29,11 @@ def test_card_names_the_shape_and_the_measured_figures(tmp_path):
     assert "| `topic` | classification | 0.500 (accuracy) | 8 / 2 | MLP 1024 x 2, weight decay 0.01 |" in card
     assert "| yelp | 1300 | 1234 |" in card
     assert json.loads((tmp_path / "metrics.json").read_text())["train_minutes"] == 95
+    assert "| yelp | 1300 | 1234 |\n\n- **yelp**" in card  # no corpus note: none written
+    summary["corpus"]["note"] = "This corpus predates a reader fix."  # what a rebuild would change
+    build_default.write_card(tmp_path, summary)
+    card = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "| yelp | 1300 | 1234 |\n\nThis corpus predates a reader fix.\n\n- **yelp**" in card
 
 
 def test_a_head_takes_the_capacity_that_wins_on_the_selection_split(review_editor, review_corpus):

@@ -74,7 +74,8 @@ def test_readers_parse_each_format(data):
     assert len(references) == 1000 and references[501] == ["ref0 1 1", "ref1 1 1", "ref2 1 1", "ref3 1 1"]
     assert len(datasets.yelp_peer_outputs(data)["sys"]) == 1000
     rated = datasets.formality(data)
-    assert [(r.text, r.score) for r in rated] == [("lol whats up", -1.4), ('The court "ruled" today .', 2.0)]
+    assert [(r.text, r.score, r.genre) for r in rated] == [("lol whats up", -1.4, "answers"),
+                                                            ('The court "ruled" today .', 2.0, "news")]
     tweets = datasets.tweets(data)  # the retweet and the link-only tweet are left out
     assert [(t.text, t.likes, t.year) for t in tweets] == [("Great & big win!", 10, 2013)]
     assert datasets.headlines(data)[0][:2] == ("Stocks up", "Business")

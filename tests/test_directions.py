@@ -89,6 +89,35 @@ def test_paired_direction_ignores_content_only_one_set_has():
     assert float(paired.vector.norm()) == pytest.approx(float(mean.norm()))  # strengths mean the same
 
 
+def test_grouped_direction_leaves_out_a_confound_the_sets_do_not_share_equally():
+    """The style is 2 units along axis 0 in both groups; group b sits 10 units along axis 1 and
+    holds most of the positive codes but few negative ones (formal texts: mostly news)."""
+    g = torch.Generator().manual_seed(6)
+    offset = torch.zeros(DIM).index_fill_(0, torch.tensor([1]), 10.0)
+    style = torch.zeros(DIM).index_fill_(0, torch.tensor([0]), 2.0)
+    noise = lambda n: 0.3 * torch.randn(n, DIM, generator=g)  # noqa: E731
+    negative = torch.cat([noise(90), noise(10) + offset])
+    positive = torch.cat([noise(20) + style, noise(80) + offset + style])
+    groups = (["a"] * 20 + ["b"] * 80, ["a"] * 90 + ["b"] * 10)
+    plain = learn_direction("up", positive, negative).vector
+    grouped = learn_direction("up", positive, negative, groups=groups).vector
+    assert cosine(plain, style) < 0.5 and cosine(grouped, style) > 0.98
+    assert float(grouped.norm()) == pytest.approx(float(plain.norm()))  # strengths mean the same
+    one_group = learn_direction("up", positive, negative, groups=(["a"] * 100, ["a"] * 100)).vector
+    assert torch.allclose(one_group, plain)  # one group: the plain mean difference
+
+
+def test_grouped_direction_refuses_bad_groups():
+    positive, negative, _ = clusters(seed=2)
+    n, m = len(positive), len(negative)
+    with pytest.raises(InputError, match="method 'mean' only"):
+        learn_direction("up", positive, negative, "probe", groups=(["a"] * n, ["a"] * m))
+    with pytest.raises(InputError, match="one label per text"):
+        learn_direction("up", positive, negative, groups=(["a"] * (n - 1), ["a"] * m))
+    with pytest.raises(InputError, match="no group holds two"):
+        learn_direction("up", positive, negative, groups=(["a"] * n, ["b"] * m))
+
+
 @pytest.mark.parametrize("method", ["mean", "probe"])
 def test_swapping_the_sets_reverses_the_direction(method):
     positive, negative, _ = clusters(seed=4)
@@ -244,7 +273,27 @@ def test_editor_learn_direction_refuses_bad_input(review_editor, review_corpus):
         editor.learn_direction("x", [], corpus.negative)
     with pytest.raises(InputError):
         editor.learn_direction("x", corpus.positive, ["the food was great .", ""])
+    with pytest.raises(InputError, match="both positive_groups and negative_groups"):
+        editor.learn_direction("x", corpus.positive, corpus.negative, positive_groups=["a"] * len(corpus.positive))
     assert set(editor.directions) == {"positive"}  # nothing half-learned was kept
+
+
+def test_editor_grouped_direction_is_the_weighted_within_group_difference(review_editor, review_corpus):
+    editor, corpus = review_editor, review_corpus
+    median = sorted(len(t) for t in corpus.positive + corpus.negative)[len(corpus.positive)]
+    pos_groups = ["short" if len(t) < median else "long" for t in corpus.positive]
+    neg_groups = ["short" if len(t) < median else "long" for t in corpus.negative]
+    assert min(pos_groups.count("short"), pos_groups.count("long"), neg_groups.count("short"), neg_groups.count("long")) >= 2
+    direction = editor.learn_direction("within", corpus.positive, corpus.negative, positive_groups=pos_groups,
+                                       negative_groups=neg_groups)
+    pos, neg = editor.encode(corpus.positive), editor.encode(corpus.negative)
+    expected = torch.zeros_like(direction.vector)
+    for group in ("short", "long"):
+        p = pos[[i for i, label in enumerate(pos_groups) if label == group]]
+        n = neg[[i for i, label in enumerate(neg_groups) if label == group]]
+        expected += len(n) * (p.mean(0) - n.mean(0))
+    assert cosine(direction.vector, expected) > 0.9999
+    assert float(direction.vector.norm()) == pytest.approx(float((pos.mean(0) - neg.mean(0)).norm()), rel=1e-5)
 
 
 def test_a_direction_built_by_hand_has_the_documented_fields():
