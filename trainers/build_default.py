@@ -148,16 +148,15 @@ def learn_directions(editor: LatentEditor, root: Path, per_class: int, method: s
     # the informal ones Yahoo! Answers, and the plain mean difference also moves a code toward news
     # (formality dev: +0.850 at self-BLEU 32.4 against +0.745 at 32.2; benchmarks/results/formality_dev_genre.md).
     within = method == "mean"
-    genres = {"formal": [r.genre for r in formal] if within else None,
-              "informal": [r.genre for r in informal] if within else None}
+    formal_genres, informal_genres = ([r.genre for r in formal], [r.genre for r in informal]) if within else (None, None)
     suffix = ", within genre" if within else ""
     formal, informal = [r.text for r in formal], [r.text for r in informal]
     editor.learn_direction("formal", formal, informal, method=method, head="formality", target="max",
                            description=f"informal -> formal (Pavlick ratings >= 1 vs <= -1{suffix})",
-                           positive_groups=genres["formal"], negative_groups=genres["informal"])
+                           positive_groups=formal_genres, negative_groups=informal_genres)
     editor.learn_direction("informal", informal, formal, method=method, head="formality", target="min",
-                           description=f"formal -> informal{suffix}", positive_groups=genres["informal"],
-                           negative_groups=genres["formal"])
+                           description=f"formal -> informal{suffix}", positive_groups=informal_genres,
+                           negative_groups=formal_genres)
     original, modern = datasets.shakespeare(root, "train")
     editor.learn_direction("shakespearean", original, modern, method=method,
                            description="modern English -> Shakespeare's (parallel lines)")

@@ -96,20 +96,19 @@ def unpack(returned: Path, dest: Path = RETURNED) -> Path:
     -> the model folder, checked to load."""
     model = dest / "model"
     model.mkdir(parents=True, exist_ok=True)
-    parts: dict[str, list[Path]] = {}
+    parts: dict[str, dict[int, Path]] = {}  # file name -> {part index: part}
     for path in sorted(returned.iterdir()):
         name, _, index = path.name.partition(PART)
         if index:
-            parts.setdefault(name, []).append(path)
+            parts.setdefault(name, {})[int(index)] = path
         else:
             shutil.copyfile(path, (dest if name in RUN_FILES else model) / name)
     for name, pieces in parts.items():
-        pieces.sort(key=lambda p: int(p.name.rpartition(PART)[2]))
-        if [int(p.name.rpartition(PART)[2]) for p in pieces] != list(range(len(pieces))):
-            raise ConfigError(f"{returned}: the parts of {name} are {[p.name for p in pieces]}; one is missing")
+        if sorted(pieces) != list(range(len(pieces))):
+            raise ConfigError(f"{returned}: the parts of {name} are {sorted(p.name for p in pieces.values())}; one is missing")
         with atomic_file(model / name, "wb", encoding=None) as out:
-            for piece in pieces:
-                out.write(piece.read_bytes())
+            for index in range(len(pieces)):
+                out.write(pieces[index].read_bytes())
     TransformerVAE.from_pretrained(model)  # fails loudly if a file went missing or is damaged
     return model
 
