@@ -13,6 +13,7 @@ seed whose model the editing tests' settings fit best (of seeds 0-15, the others
 
 from __future__ import annotations
 
+import copy
 import time
 from pathlib import Path
 
@@ -73,6 +74,17 @@ def train_review_model(seed: int = SEED) -> TransformerVAE:
 def load_review_model() -> TransformerVAE:
     """The stored model (tests/data/review-model)."""
     return TransformerVAE.from_pretrained(STORED).eval()
+
+
+def detuned(model: TransformerVAE, scale: float = 0.6, seed: int = 1) -> TransformerVAE:
+    """A copy of model whose encoder output layer is perturbed: its codes no longer decode to their
+    texts, while the decoder is the one that reconstructs every text from the original codes."""
+    model = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        weight = model.to_posterior.weight
+        weight.add_(torch.randn(weight.shape, generator=generator) * weight.std() * scale)
+    return model.eval()
 
 
 if __name__ == "__main__":

@@ -1,23 +1,11 @@
-import copy
-
 import pytest
 import torch
+from review_model import detuned
 
 from latentedit import LatentEditor
 from latentedit.errors import InputError
 from latentedit.evaluation import interpolation_paths, reconstruction_metrics
 from latentedit.refine import refine_codes
-
-
-def detuned(model, scale: float = 0.6, seed: int = 1):
-    """A copy of model whose encoder output layer is perturbed: its codes no longer decode to their
-    texts, while the decoder is the one that reconstructs every text from the original codes."""
-    model = copy.deepcopy(model)
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        weight = model.to_posterior.weight
-        weight.add_(torch.randn(weight.shape, generator=generator) * weight.std() * scale)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")
