@@ -33,8 +33,8 @@ DEMO_TWEET = "Thank you to everyone who came out tonight. We will win!"
 # a broken word in 9 of 10 outputs, and in known words twice their sources' words, so swaps won.
 # "refine" is the editor's setting (steps that refine the source codes), the rest shift's arguments.
 DEMO_SHIFTS = {"positive": {"max_strength": 14.0, "anchor": 10.0, "revert": True, "keep_norm": True, "refine": 10},
-               "formal": {"max_strength": 12.0, "revert": True, "min_gain": 1.65, "substitute": 4.0, "keep_norm": True,
-                          "refine": 20}}
+               "formal": {"max_strength": 12.0, "revert": True, "min_gain": 1.75, "substitute": 4.0, "keep_norm": True,
+                          "refine": 40}}
 DEMO_REFINE = 10  # refine steps of the reconstruction table: 99% of Yelp dev comes back exactly
 
 
