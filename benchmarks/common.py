@@ -53,6 +53,9 @@ def add_edit_options(ap, sweep: tuple[float, ...]) -> None:
                          "encoder's codes)")
     ap.add_argument("--beams", type=int, default=1, metavar="B", help="decode every latentedit edit by anchored beam "
                                                                        "search with B beams (editor.edit_beams; 1: greedy)")
+    ap.add_argument("--length-prior", type=float, default=0.0, metavar="W",
+                    help="decode every latentedit edit with W added to the </s> logit per token past its source's length "
+                         "(editor.edit_length_prior; 0: none)")
     ap.add_argument("--any-words", action="store_true", help="edits may write any words, not only words of the model's "
                                                              "lexicon or their source (editor.known_words=False)")
     ap.add_argument("--threads", type=int, default=1, help="torch (and BLAS) threads")
@@ -60,9 +63,9 @@ def add_edit_options(ap, sweep: tuple[float, ...]) -> None:
 
 
 def edit_settings(editor, args) -> list[str]:
-    """Set the editor's decoding of edits from the shared options (--beams, --any-words); the
-    notes that say how every latentedit row starts and decodes."""
-    editor.known_words, editor.edit_beams = not args.any_words, args.beams
+    """Set the editor's decoding of edits from the shared options (--beams, --length-prior,
+    --any-words); the notes that say how every latentedit row starts and decodes."""
+    editor.known_words, editor.edit_beams, editor.edit_length_prior = not args.any_words, args.beams, args.length_prior
     notes = []
     if args.refine:
         notes.append(f"every latentedit row starts from codes refined {args.refine} steps (--refine; latentedit/refine.py)")
@@ -71,6 +74,9 @@ def edit_settings(editor, args) -> list[str]:
                      if editor.known_words else "latentedit edits may write any words (--any-words)")
     if args.beams > 1:
         notes.append(f"every latentedit edit is decoded by anchored beam search with {args.beams} beams (--beams)")
+    if args.length_prior:
+        notes.append(f"every latentedit edit is decoded with {args.length_prior:g} added to the </s> logit per token past "
+                     "its source's length (--length-prior)")
     return notes
 
 
@@ -98,8 +104,8 @@ def parse_edit_args(ap, argv, name: str):
         ap.error("--sweep takes numbers separated by commas")
     if args.grid < 1 or args.threads < 1 or args.beams < 1:
         ap.error("--grid, --threads and --beams must be >= 1")
-    if not args.anchor >= 0 or args.refine < 0:
-        ap.error("--anchor and --refine must be >= 0")
+    if not (args.anchor >= 0 and args.length_prior >= 0) or args.refine < 0:
+        ap.error("--anchor, --length-prior and --refine must be >= 0")
     if args.out is None:
         args.out = str(RESULTS / (f"{name}_quick.json" if args.quick else f"{name}.json"))
     return args

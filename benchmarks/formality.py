@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": ("python benchmarks/formality.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(sources), "quick": args.quick, "strength": args.strength,
                      "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "refine": args.refine,
-                     "keep_norm": args.keep_norm, "select": args.select, "beams": args.beams,
+                     "keep_norm": args.keep_norm, "select": args.select, "beams": args.beams, "length_prior": args.length_prior,
                      "known_words": editor is not None and editor.known_words and editor.lexicon is not None,
                      "min_gain": args.min_gain,
                      "substitute": args.substitute,

@@ -23,9 +23,11 @@ the source never said: BLEU's precision forgives them in part, and the judge rat
 as formal). ``--refines`` also tries source codes refined that
 many steps (latentedit/refine.py), ``--keep-norms 0,1`` also moved codes scaled back to their
 source code's norm (latentedit.editor.moved), ``--beams 1,8`` also each setting's edits decoded by
-anchored beam search (``editor.edit_beams``; 1: greedy). The last line printed is ``refine=<N> anchor=<A>
-min_gain=<G> substitute=<S> keep_norm=<bool>``: the values benchmarks/formality.py takes as
---refine, --anchor, --min-gain, --substitute and --keep-norm.
+anchored beam search (``editor.edit_beams``; 1: greedy), ``--length-priors 0,1`` also edits decoded
+with that </s> bonus per token past their source's length (``editor.edit_length_prior``; 0: none).
+The last line printed is ``refine=<N> anchor=<A> min_gain=<G> substitute=<S> keep_norm=<bool>
+beams=<B> length_prior=<L>``: the values benchmarks/formality.py takes as --refine, --anchor,
+--min-gain, --substitute, --keep-norm, --beams and --length-prior.
 
     python benchmarks/formality_dev.py                    # the built-in default model, 300 dev sentences
     python benchmarks/formality_dev.py --model runs/x/model --sentences 100 --anchors 6,20
@@ -71,6 +73,8 @@ def parse_args(argv):
     ap.add_argument("--keep-norms", default="0", help="1: also try every setting with keep_norm=True (moved codes scaled "
                                                       "back to their source code's norm); comma separated 0/1")
     ap.add_argument("--beams", default="1", help="beams of the search that decodes the edits (1: greedy), comma separated")
+    ap.add_argument("--length-priors", default="0", help="</s> logit bonus per token an edit runs past its source's "
+                                                        "length (0: none), comma separated")
     ap.add_argument("--max-strength", type=float, default=12.0, help="largest strength of 'auto'")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
     ap.add_argument("--min-self-bleu", type=float, default=32.0, help="the chosen setting keeps at least this dev self-BLEU")
@@ -85,7 +89,7 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.sentences < 1 or args.grid < 1 or args.threads < 1 or not (args.max_strength > 0 and args.max_length_ratio > 0):
         ap.error("--sentences, --grid and --threads must be >= 1, --max-strength and --max-length-ratio > 0")
-    parse_number_lists(ap, args, ("refines", "anchors", "min_gains", "substitutes", "keep_norms", "beams"),
+    parse_number_lists(ap, args, ("refines", "anchors", "min_gains", "substitutes", "keep_norms", "beams", "length_priors"),
                        switches=("keep_norms",))
     if any(b < 1 or b != int(b) for b in args.beams):
         ap.error("--beams takes whole numbers >= 1")
@@ -135,12 +139,13 @@ def markdown(result: dict) -> str:
              f"and the eval split; the sources: PPL {s['source_perplexity']:.0f}, {s['source_unknown_words']:.1f}% "
              "unknown. Length ratio = output words / source words. The eval split (the benchmark's test) is not used.", ""]
     rows = [[str(r.get("refine", 0)), "yes" if r.get("keep_norm") else "no", fmt(r["anchor"], 0), f"{r['min_gain']:g}",
-             f"{r.get('substitute', 0):g}", str(r.get("beams", 1)),
+             f"{r.get('substitute', 0):g}", str(r.get("beams", 1)), f"{r.get('length_prior', 0):g}",
              f"{r['head_gain']:+.2f}", f"{r['gain']:+.3f}", fmt(r["improved_share"]), fmt(r["self_bleu"]),
              fmt(r["perplexity"], 0), fmt(r["unknown_words"]), fmt(r.get("new_unknown")), fmt(r.get("length_ratio"), 2)]
             for r in result["rows"]]
-    lines += markdown_table(["refine", "keep norm", "anchor", "min gain", "swaps at", "beams", "head gain", "dev judge gain",
-                             "improved %", "self-BLEU", "PPL", "unknown words %", "new unknown %", "length ratio"], rows)
+    lines += markdown_table(["refine", "keep norm", "anchor", "min gain", "swaps at", "beams", "length prior", "head gain",
+                             "dev judge gain", "improved %", "self-BLEU", "PPL", "unknown words %", "new unknown %",
+                             "length ratio"], rows)
     rule = (f"largest dev gain at self-BLEU >= {s['min_self_bleu']:g}, at most {max_unknown:.1f}% unknown words "
             f"({s['max_unknown_ratio']:g} x the sources') and at most {s['max_length_ratio']:g} "
             "times the sources' words")
@@ -149,7 +154,8 @@ def markdown(result: dict) -> str:
                                              ", nor self-BLEU: the most self-BLEU")
     lines += ["", f"**Chosen ({rule}): refine {best.get('refine', 0)}, keep norm {'yes' if best.get('keep_norm') else 'no'}, "
               f"anchor {best['anchor']:g}, min gain "
-              f"{best['min_gain']:g}, swaps at {best.get('substitute', 0):g}, beams {best.get('beams', 1)}** "
+              f"{best['min_gain']:g}, swaps at {best.get('substitute', 0):g}, beams {best.get('beams', 1)}, "
+              f"length prior {best.get('length_prior', 0):g}** "
               f"(dev gain {best['gain']:+.3f}, "
               f"self-BLEU {best['self_bleu']:.1f}, unknown words {best['unknown_words']:.1f}%).", ""]
     return "\n".join(lines)
@@ -173,18 +179,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     editor.quiet = True
     rows = []
-    for refine, keep, anchor, min_gain, substitute, beams in itertools.product(
-            args.refines, args.keep_norms, args.anchors, args.min_gains, args.substitutes, args.beams):
-        editor.refine, editor.edit_beams = int(refine), int(beams)
+    for refine, keep, anchor, min_gain, substitute, beams, prior in itertools.product(
+            args.refines, args.keep_norms, args.anchors, args.min_gains, args.substitutes, args.beams, args.length_priors):
+        editor.refine, editor.edit_beams, editor.edit_length_prior = int(refine), int(beams), prior
         results = editor.shift(dev, DIRECTION, strength="auto", max_strength=args.max_strength, grid=args.grid,
                                anchor=anchor, revert=True, min_gain=min_gain, substitute=substitute, keep_norm=bool(keep))
         row = {"refine": int(refine), "keep_norm": bool(keep), "anchor": anchor, "min_gain": min_gain,
-               "substitute": substitute, "beams": int(beams),
+               "substitute": substitute, "beams": int(beams), "length_prior": prior,
                **formality_scores(dev, [r.text for r in results], judge, fluency=fluency),
                "head_gain": sum(r.scores[HEAD] - r.source_scores[HEAD] for r in results) / len(results)}
         rows.append(row)
         print(f"  refine {refine:g}{', keep norm' if keep else ''}, anchor {anchor:g}, min gain {min_gain:g}, "
-              f"swaps at {substitute:g}, {beams:g} beam(s): "
+              f"swaps at {substitute:g}, {beams:g} beam(s), length prior {prior:g}: "
               f"dev gain {row['gain']:+.3f} (head {row['head_gain']:+.2f}), self-BLEU {row['self_bleu']:.1f}, "
               f"PPL {row['perplexity']:.0f}, unknown words {row['unknown_words']:.1f}%, "
               f"new unknown {row['new_unknown']:.1f}%, length ratio {row['length_ratio']:.2f}", file=sys.stderr)
@@ -202,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     write_json(result, out)
     write_text(markdown(result), out.with_suffix(".md"))
     print(f"refine={chosen['refine']} anchor={chosen['anchor']:g} min_gain={chosen['min_gain']:g} "
-          f"substitute={chosen['substitute']:g} keep_norm={chosen['keep_norm']} beams={chosen['beams']}")
+          f"substitute={chosen['substitute']:g} keep_norm={chosen['keep_norm']} beams={chosen['beams']} "
+          f"length_prior={chosen['length_prior']:g}")
     return 0
 
 

@@ -484,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": ("python benchmarks/style_transfer.py " + " ".join(argv)).strip(),
         "settings": {"sentences": len(data["sources"]), "quick": args.quick, "strength": args.strength,
                      "max_strength": args.max_strength, "grid": args.grid, "anchor": args.anchor, "refine": args.refine,
-                     "keep_norm": args.keep_norm, "select": args.select, "beams": args.beams,
+                     "keep_norm": args.keep_norm, "select": args.select, "beams": args.beams, "length_prior": args.length_prior,
                      "known_words": editor is not None and editor.known_words and editor.lexicon is not None,
                      "substitute": args.substitute, "min_confidence": args.min_confidence,
                      "sweep": args.sweep, "seed": args.seed,

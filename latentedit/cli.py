@@ -122,6 +122,8 @@ ANY_WORDS_HELP = ("decode edits in any words the tokens spell, not only words of
                   "(lexicon.txt: its training corpus's words) or of the source text (see latentedit.lexicon)")
 BEAMS_HELP = ("decode each edit by beam search with B beams, anchored like greedy decoding (1: greedy; 8 kept more of "
               "the source on Yelp at about 4.6 times the time) (default: %(default)s)")
+LENGTH_PRIOR_HELP = ("end each edit near its source's length: add W to the end-of-text logit for every token the "
+                     "decoding runs past it (0: none; 1 keeps formal shifts from rambling on) (default: %(default)s)")
 REFINE_HELP = ("refine each source text's code by up to N gradient steps until the decoder reproduces the text "
                "(0: the encoder's code; 10-20 reproduces most texts exactly; see latentedit.refine) (default: %(default)s)")
 
@@ -173,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     shift.add_argument("--anchor", type=_non_negative_float, default=0.0, metavar="A", help=ANCHOR_HELP)
     shift.add_argument("--any-words", action="store_true", help=ANY_WORDS_HELP)
     shift.add_argument("--beams", type=_positive_int, default=1, metavar="B", help=BEAMS_HELP)
+    shift.add_argument("--length-prior", type=_non_negative_float, default=0.0, metavar="W", help=LENGTH_PRIOR_HELP)
     shift.add_argument("--revert", action="store_true",
                        help="with --strength auto: put the source's wording back into each changed word span while "
                             "the direction's head still sees the target (a minimal edit)")
@@ -206,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument("--steps", type=_positive_int, default=50, help="search steps (default: %(default)s)")
     optimize.add_argument("--any-words", action="store_true", help=ANY_WORDS_HELP)
     optimize.add_argument("--beams", type=_positive_int, default=1, metavar="B", help=BEAMS_HELP)
+    optimize.add_argument("--length-prior", type=_non_negative_float, default=0.0, metavar="W", help=LENGTH_PRIOR_HELP)
     optimize.add_argument("--max-distance", type=_non_negative_float, metavar="D",
                           help="only accept edits whose code is within this L2 distance of the source's")
     optimize.add_argument("--min-similarity", type=_fraction, metavar="S",
@@ -418,7 +422,7 @@ def run_shift(args) -> None:
             raise InputError(f"{flag} only applies with --strength auto")
     texts = _text_source(args)
     editor = _load(args.model, args.refine)
-    editor.known_words, editor.edit_beams = not args.any_words, args.beams
+    _set_edit_decoding(editor, args)
     _require(editor.directions, args.direction, "direction", "learn one with latentedit learn-direction")
     options = {"max_strength": args.max_strength} if args.max_strength is not None else {}
     options.update(anchor=args.anchor, revert=args.revert, min_gain=args.min_gain, min_confidence=args.min_confidence,
@@ -429,6 +433,11 @@ def run_shift(args) -> None:
 
     _stream(args, texts, process, line=lambda row: row["text"], columns=("source", "edited", "strength", "scores"),
             title=f"shift along {args.direction!r}")
+
+
+def _set_edit_decoding(editor, args) -> None:
+    """How edits decode: --any-words, --beams, --length-prior."""
+    editor.known_words, editor.edit_beams, editor.edit_length_prior = not args.any_words, args.beams, args.length_prior
 
 
 def run_optimize(args) -> None:
@@ -444,7 +453,7 @@ def run_optimize(args) -> None:
         raise InputError(f"head(s) {repeated} given more than once")
     texts = _text_source(args)
     editor = _load(args.model, args.refine)
-    editor.known_words, editor.edit_beams = not args.any_words, args.beams
+    _set_edit_decoding(editor, args)
     for name in heads:
         _require(editor.heads, name, "head", "fit one with latentedit fit-head")
     target = {name: _goal(goal, editor.heads[name]) for name, goal in zip(heads, goals)}

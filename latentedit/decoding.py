@@ -7,6 +7,7 @@ Each function takes the model and z (B, K, dz) and returns ids (B, T): every row
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -78,13 +79,40 @@ def anchor_bonus(anchor: torch.Tensor, previous: torch.Tensor | None, vocab: int
     return bonus.scatter_reduce_(1, anchor[:, 1:], follows.float(), reduce="amax")
 
 
+@dataclass
+class LengthPrior:
+    """Ends rows near reference lengths: at every step past its reference length, a row's </s>
+    logit gains ``weight`` more (``lengths`` (B,) in tokens, without </s>; after writing t
+    tokens, </s> gains weight * max(0, t - length)). An edit then ends near its source's length
+    instead of rambling on once the decoder leaves the source's wording."""
+
+    lengths: torch.Tensor  # (B,)
+    weight: float
+    eos_id: int
+
+    def select(self, rows: torch.Tensor | Sequence[int]) -> "LengthPrior":
+        return LengthPrior(self.lengths[torch.as_tensor(rows, device=self.lengths.device)], self.weight, self.eos_id)
+
+    def add_(self, logits: torch.Tensor, step: int) -> torch.Tensor:
+        """Add the </s> bonus to ``logits`` (B, V) after ``step`` written tokens, in place."""
+        logits[:, self.eos_id] += self.weight * (step - self.lengths).clamp(min=0).to(logits.dtype)
+        return logits
+
+
+def length_prior(lengths: torch.Tensor | None, weight: float, eos_id: int) -> LengthPrior | None:
+    """A :class:`LengthPrior`, or None when there is none to apply (no lengths or weight 0)."""
+    return LengthPrior(lengths, float(weight), eos_id) if lengths is not None and weight > 0 else None
+
+
 def _adjusted(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_repeat_ngram: int,
-              anchor: torch.Tensor | None, anchor_weight: float) -> torch.Tensor:
-    """Step logits (B, V) after ``history`` (B, t) decoded ids: the anchor bonus added and
-    repeated n-grams banned (in place; see :func:`_step_loop`)."""
+              anchor: torch.Tensor | None, anchor_weight: float, prior: LengthPrior | None = None) -> torch.Tensor:
+    """Step logits (B, V) after ``history`` (B, t) decoded ids: the anchor bonus and the length
+    prior's </s> bonus added, and repeated n-grams banned (in place; see :func:`_step_loop`)."""
     step = history.shape[1]
     if anchor is not None and anchor_weight > 0:
         logits += anchor_weight * anchor_bonus(anchor, history[:, -1] if step else None, logits.shape[-1], pad_id)
+    if prior is not None:
+        prior.add_(logits, step)
     if no_repeat_ngram >= 2 and step >= no_repeat_ngram - 1:
         rows, tokens = banned_repeats(history, no_repeat_ngram)
         logits[rows, tokens] = float("-inf")
@@ -93,14 +121,14 @@ def _adjusted(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_repea
 
 def _next_logits(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_repeat_ngram: int,
                  anchor: torch.Tensor | None, anchor_weight: float, guard: TokenGuard | None,
-                 rows: list[int]) -> torch.Tensor:
-    """Step logits (B, V) after ``history`` (B, t): the anchor bonus added, then, with a ``guard``
-    (its rows ``rows``), only what the guard allows, then repeated n-grams banned (see
-    :func:`_adjusted`). The guard outranks the ban: a row the two together leave nothing keeps
-    what the guard allows."""
+                 rows: list[int], prior: LengthPrior | None = None) -> torch.Tensor:
+    """Step logits (B, V) after ``history`` (B, t): the anchor and length bonuses added, then,
+    with a ``guard`` (its rows ``rows``), only what the guard allows, then repeated n-grams banned
+    (see :func:`_adjusted`). The guard outranks the ban: a row the two together leave nothing
+    keeps what the guard allows."""
     if guard is None:
-        return _adjusted(logits, history, pad_id, no_repeat_ngram, anchor, anchor_weight)
-    logits = _adjusted(logits, history, pad_id, 0, anchor, anchor_weight)
+        return _adjusted(logits, history, pad_id, no_repeat_ngram, anchor, anchor_weight, prior)
+    logits = _adjusted(logits, history, pad_id, 0, anchor, anchor_weight, prior)
     allowed = guard.restrict_(logits, rows).clone()
     logits = _adjusted(logits, history, pad_id, no_repeat_ngram, None, 0.0)
     stuck = ~torch.isfinite(logits).any(-1)
@@ -111,7 +139,7 @@ def _next_logits(logits: torch.Tensor, history: torch.Tensor, pad_id: int, no_re
 def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram: int = 0,
                anchor: torch.Tensor | None = None, anchor_weight: float = 0.0,
                prefix: torch.Tensor | None = None, cache: EncoderDecoderCache | None = None,
-               guard: TokenGuard | None = None) -> torch.Tensor:
+               guard: TokenGuard | None = None, prior: LengthPrior | None = None) -> torch.Tensor:
     """Shared loop of greedy and sampling: choose(logits (B', V)) -> next ids (B',).
 
     Rows that have produced </s> leave the batch (and the cache), so a long straggler does not
@@ -122,7 +150,8 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     code does not pull strongly elsewhere. ``prefix`` (B, m), m >= 1, resumes after m tokens
     already chosen, with ``cache`` holding the decoder's states of <s> and prefix[:, :-1]. A
     ``guard`` (one row per row of z, see :class:`TokenGuard`) lets each row write only what it
-    allows (known words, :mod:`latentedit.lexicon`; Python, :mod:`latentedit.python_syntax`).
+    allows (known words, :mod:`latentedit.lexicon`; Python, :mod:`latentedit.python_syntax`). A
+    length ``prior`` (:class:`LengthPrior`, one row per row of z) ends rows near its lengths.
     """
     cfg = model.config
     memory, offset = model.latent_context(z)
@@ -142,7 +171,8 @@ def _step_loop(model, z: torch.Tensor, max_length: int, choose, no_repeat_ngram:
     for step in range(begin, max_length):
         logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()  # (B', V)
         logits = _next_logits(logits, output[active, :step], cfg.pad_token_id, no_repeat_ngram,
-                              anchor[active] if anchor is not None else None, anchor_weight, guard, active.tolist())
+                              anchor[active] if anchor is not None else None, anchor_weight, guard, active.tolist(),
+                              prior.select(active) if prior is not None else None)
         next_ids = choose(logits)
         if guard is not None:
             guard.advance(active.tolist(), next_ids.tolist())
@@ -177,7 +207,8 @@ def teacher_forced_scores(model, z: torch.Tensor, ids: torch.Tensor, contrast: t
 
 def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_REPEAT_NGRAM,
            anchor: torch.Tensor | None = None, anchor_weight: float = 0.0,
-           draft: torch.Tensor | None = None, guard: TokenGuard | None = None) -> torch.Tensor:
+           draft: torch.Tensor | None = None, guard: TokenGuard | None = None,
+           lengths: torch.Tensor | None = None, length_weight: float = 0.0) -> torch.Tensor:
     """Greedy decoding. With ``draft`` (B, L) ids (each row ending with </s>, padded with <pad>),
     e.g. the source text of an edit, one teacher-forced pass checks the draft first: a row whose
     greedy choice matches its draft through </s> is done without a step loop, and the step loop
@@ -186,19 +217,21 @@ def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_RE
     cached steps). Batches of more than :data:`DRAFT_MAX_ROWS` rows ignore their drafts. With a
     ``guard`` (:class:`TokenGuard`), every token written is one the guard allows; it must allow each
     row's draft (a word guard: give it the draft's words), so that a draft greedy agrees with is
-    what the guarded decode writes too."""
+    what the guarded decode writes too. With reference ``lengths`` (B,) in tokens and
+    ``length_weight`` > 0, a :class:`LengthPrior` ends each row near its length."""
     choose = lambda logits: logits.argmax(-1)  # noqa: E731
-    if draft is None or z.shape[0] > DRAFT_MAX_ROWS:
-        return _step_loop(model, z, max_length, choose, no_repeat_ngram, anchor, anchor_weight, guard=guard)
     cfg = model.config
+    prior = length_prior(lengths, length_weight, cfg.eos_token_id)
+    if draft is None or z.shape[0] > DRAFT_MAX_ROWS:
+        return _step_loop(model, z, max_length, choose, no_repeat_ngram, anchor, anchor_weight, guard=guard, prior=prior)
     draft = draft[:, :max_length].to(z.device)
     batch, width = draft.shape
     memory, offset = model.latent_context(z)
     cache = _new_cache()
     inputs = torch.cat([torch.full((batch, 1), cfg.bos_token_id, dtype=torch.long, device=z.device), draft[:, :-1]], 1)
     logits = model.decoder_logits(inputs, memory, offset, cache).float()  # (B, L, V)
-    chosen = torch.stack([_adjusted(logits[:, t], draft[:, :t], cfg.pad_token_id, no_repeat_ngram, anchor, anchor_weight)
-                          .argmax(-1) for t in range(width)], 1)  # (B, L): greedy choice after each draft prefix
+    chosen = torch.stack([_adjusted(logits[:, t], draft[:, :t], cfg.pad_token_id, no_repeat_ngram, anchor, anchor_weight,
+                                    prior).argmax(-1) for t in range(width)], 1)  # (B, L): greedy choice after each draft prefix
     agreed = (chosen == draft).long().cumprod(1).sum(1)  # (B,) leading draft tokens greedy agrees with
     is_end = draft == cfg.eos_token_id
     ends = is_end.long().argmax(1)  # (B,) where each draft's </s> is
@@ -214,7 +247,8 @@ def greedy(model, z: torch.Tensor, max_length: int, no_repeat_ngram: int = NO_RE
             prefix = draft[rest, :shared]
         tail = _step_loop(model, z[rest], max_length, choose, no_repeat_ngram,
                           anchor[rest] if anchor is not None else None, anchor_weight, prefix=prefix, cache=cache,
-                          guard=guard.select(rest.tolist()) if guard is not None else None)
+                          guard=guard.select(rest.tolist()) if guard is not None else None,
+                          prior=prior.select(rest) if prior is not None else None)
         length = max(tail.shape[1], output.shape[1])
         output = torch.nn.functional.pad(output, (0, length - output.shape[1]), value=cfg.pad_token_id)
         output[rest] = torch.nn.functional.pad(tail, (0, length - tail.shape[1]), value=cfg.pad_token_id)
@@ -255,12 +289,17 @@ def sample(
 
 def beam_search(model, z: torch.Tensor, max_length: int, num_beams: int = 4, length_penalty: float = 1.0,
                 anchor: torch.Tensor | None = None, anchor_weight: float = 0.0, no_repeat_ngram: int = 0,
-                guard: TokenGuard | None = None) -> torch.Tensor:
+                guard: TokenGuard | None = None, lengths: torch.Tensor | None = None,
+                length_weight: float = 0.0) -> torch.Tensor:
     """Beam search; the best finished beam per row by log-prob / length**length_penalty. With
     source ids ``anchor`` (B, L) and ``anchor_weight`` > 0, each step scores tokens by the
-    log-softmax of the logits with the anchor bonus added (see :func:`anchor_bonus`);
-    ``no_repeat_ngram`` and a ``guard`` (one row per row of z) as in :func:`greedy`."""
+    log-softmax of the logits with the anchor bonus added (see :func:`anchor_bonus`), and so with
+    the length prior's </s> bonus; ``no_repeat_ngram``, a ``guard`` (one row per row of z),
+    ``lengths`` and ``length_weight`` as in :func:`greedy`."""
     cfg = model.config
+    if lengths is not None:
+        lengths = lengths.repeat_interleave(num_beams, dim=0)  # (B*nb,)
+    prior = length_prior(lengths, length_weight, cfg.eos_token_id)
     batch = z.shape[0]
     z = z.repeat_interleave(num_beams, dim=0)  # (B*nb, K, dz)
     if anchor is not None:
@@ -278,7 +317,8 @@ def beam_search(model, z: torch.Tensor, max_length: int, num_beams: int = 4, len
     current = torch.full((batch * num_beams, 1), cfg.bos_token_id, dtype=torch.long, device=z.device)
     for _ in range(max_length):
         logits = model.decoder_logits(current, memory, offset, cache)[:, -1].float()
-        logits = _next_logits(logits, sequences, cfg.pad_token_id, no_repeat_ngram, anchor, anchor_weight, guard, beams)
+        logits = _next_logits(logits, sequences, cfg.pad_token_id, no_repeat_ngram, anchor, anchor_weight, guard, beams,
+                              prior)
         log_probs = logits.log_softmax(-1)
         vocab = log_probs.shape[-1]
         # a finished beam can only continue with <pad> at no cost

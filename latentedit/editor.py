@@ -56,10 +56,10 @@ SUBSTITUTION_BATCH = 32  # texts per teacher-forced pass of the substitution sea
 MAX_STRENGTH = 1e6  # |strength| beyond this is absurd (codes have a norm of a few units) and overflows float32
 #: decoding methods and the options each takes (see TransformerVAE.generate)
 DECODE_OPTIONS = {"greedy": ("max_length", "no_repeat_ngram", "anchor", "anchor_weight", "draft", "known_words",
-                             "python_syntax"),
+                             "python_syntax", "length_anchor", "length_weight"),
                   "sample": ("max_length", "temperature", "top_k", "top_p", "generator", "no_repeat_ngram"),
                   "beam": ("max_length", "num_beams", "length_penalty", "anchor", "anchor_weight", "no_repeat_ngram",
-                           "known_words", "python_syntax")}
+                           "known_words", "python_syntax", "length_anchor", "length_weight")}
 MIN_TEMPERATURE = 1e-6  # below this, logits / temperature overflow to inf and sampling breaks
 
 
@@ -99,6 +99,9 @@ class LatentEditor:
         #: beams of the anchored beam search that decodes edits (1: greedy). On the Yelp benchmark 8 beams
         #: kept more of the source (benchmarks/results/anchor_dev_beams.md, style_transfer_beams.md) at 4.6x the time.
         self.edit_beams = 1
+        #: logit added to </s> per token an edit's decoding runs past its source's length (0: none; see
+        #: ``decode(..., length_anchor=..., length_weight=...)``): edits end near their source's length.
+        self.edit_length_prior = 0.0
         self._speller: tuple[Lexicon, Speller] | None = None  # see _word_guard
         self._python_syntax: PythonSyntax | None = None  # see _syntax_guard
         self._local = threading.local()  # .known: text -> code while an edit of those texts runs (per thread)
@@ -213,7 +216,9 @@ class LatentEditor:
         ``known_words=True`` write only words of the model's lexicon (:attr:`lexicon`) or of the
         code's anchor or draft text (:mod:`latentedit.lexicon`); with ``python_syntax=True``, only a
         line of Python that can still parse, ending only where it does (:mod:`latentedit.python_syntax`;
-        for a model of Python lines).
+        for a model of Python lines). Greedy and beam search with ``length_anchor``, one text per code,
+        and ``length_weight`` w > 0 end each output near its text's length: every token written past
+        that length adds w more to the </s> logit (:class:`latentedit.decoding.LengthPrior`).
 
         >>> editor.decode(editor.encode(["the food was cold ."]), anchor="the food was cold .", anchor_weight=6)  # doctest: +SKIP
         """
@@ -227,7 +232,9 @@ class LatentEditor:
         if codes.ndim not in (1, 2) or codes.shape[-1] != size or codes.numel() == 0 or not torch.isfinite(codes).all():
             raise InputError(f"codes must be finite, of shape ({size},) or (N, {size}); got {tuple(codes.shape)}")
         codes = codes.reshape(-1, size)
-        per_code = {name: options.pop(name) for name in ("anchor", "draft") if name in options}
+        per_code = {name: options.pop(name) for name in ("anchor", "draft", "length_anchor") if name in options}
+        if options.get("length_weight", 0) > 0 and "length_anchor" not in per_code:
+            raise InputError("length_weight needs length_anchor: one text per code whose length each output should keep")
         for name, given in per_code.items():
             if len(given) != codes.shape[0]:
                 raise InputError(f"{name} must hold one text per code: {len(given)} texts for {codes.shape[0]} codes")
@@ -244,8 +251,11 @@ class LatentEditor:
         texts = []
         for start in range(0, codes.shape[0], self.batch_size):
             for name, given in per_code.items():
-                ids = self.tokenizer.encode(given[start : start + self.batch_size], self.model.config.max_length).ids
-                options[name] = ids.to(self.device)
+                batch = self.tokenizer.encode(given[start : start + self.batch_size], self.model.config.max_length)
+                if name == "length_anchor":  # tokens of each text, without </s>
+                    options["lengths"] = (batch.mask.sum(1) - 1).to(self.device)
+                else:
+                    options[name] = batch.ids.to(self.device)
             batch = codes[start : start + self.batch_size].to(self.device, self.model.shared.weight.dtype)
             if known_words:
                 own = [given[start : start + self.batch_size] for given in per_code.values()]  # the rows' own words
@@ -795,9 +805,12 @@ class LatentEditor:
     def _decode_anchored(self, codes: torch.Tensor, sources: list[str], anchor: float) -> list[str]:
         """Texts of codes (N, D) for edits of ``sources``: greedy, or by beam search with
         :attr:`edit_beams` > 1; anchored to their source texts when ``anchor`` > 0; in known words
-        when :attr:`known_words` and the model has a lexicon. Greedy drafts on the sources (an
-        edit often decodes back to its source)."""
+        when :attr:`known_words` and the model has a lexicon; ending near their sources' lengths
+        when :attr:`edit_length_prior` > 0. Greedy drafts on the sources (an edit often decodes back
+        to its source)."""
         options = {"known_words": True} if self.known_words and self.lexicon is not None else {}
+        if self.edit_length_prior > 0:
+            options.update(length_anchor=sources, length_weight=self.edit_length_prior)
         if self.edit_beams > 1:
             return self.decode(codes, **beam_options(self.edit_beams), anchor=sources, anchor_weight=anchor,
                                no_repeat_ngram=NO_REPEAT_NGRAM, **options)
@@ -970,6 +983,8 @@ _DECODE_OPTION_CHECKS = {
     "anchor": lambda value: _as_list(value)[1],
     "draft": lambda value: _as_list(value)[1],
     "anchor_weight": lambda value: check_number("anchor_weight", value, minimum=0.0),
+    "length_anchor": lambda value: _as_list(value)[1],
+    "length_weight": lambda value: check_number("length_weight", value, minimum=0.0),
     "known_words": lambda value: check_bool("known_words", value),
     "python_syntax": lambda value: check_bool("python_syntax", value),
 }

@@ -353,12 +353,14 @@ def test_formality_dev_picks_the_largest_gain_that_keeps_self_bleu(data_root, mo
     assert all(r["perplexity"] > 1.0 and 0.0 <= r["unknown_words"] <= 100.0 for r in result["rows"])
     assert capsys.readouterr().out.strip().splitlines()[-1] == (f"refine={chosen['refine']} anchor={chosen['anchor']:g} "
                                                                f"min_gain={chosen['min_gain']:g} substitute=0 "
-                                                               f"keep_norm={chosen['keep_norm']} beams=1")
+                                                               f"keep_norm={chosen['keep_norm']} beams=1 length_prior=0")
     assert "Chosen" in out.with_suffix(".md").read_text()
     beamed = ["--data", str(data_root), "--model", str(model_folder), "--out", str(tmp_path / "fd3.json"), "--sentences", "3",
-              "--anchors", "0", "--min-gains", "0", "--max-strength", "2", "--grid", "2", "--beams", "1,2"]
+              "--anchors", "0", "--min-gains", "0", "--max-strength", "2", "--grid", "2", "--beams", "1,2",
+              "--length-priors", "0,3"]
     assert _load("formality_dev").main(beamed) == 0
-    assert [r["beams"] for r in json.loads((tmp_path / "fd3.json").read_text())["rows"]] == [1, 2]
+    rows = json.loads((tmp_path / "fd3.json").read_text())["rows"]
+    assert [(r["beams"], r["length_prior"]) for r in rows] == [(1, 0.0), (1, 3.0), (2, 0.0), (2, 3.0)]
     strict = ["--data", str(data_root), "--model", str(model_folder), "--out", str(tmp_path / "fd2.json"), "--sentences", "6",
               "--anchors", "0", "--min-gains", "0", "--max-strength", "2", "--grid", "2", "--min-self-bleu", "101"]
     assert _load("formality_dev").main(strict) == 0  # no row keeps 101: the one with the most self-BLEU
@@ -369,6 +371,8 @@ def test_formality_dev_picks_the_largest_gain_that_keeps_self_bleu(data_root, mo
         _load("formality_dev").main(["--keep-norms", "1,0.5"])
     with pytest.raises(SystemExit):
         _load("formality_dev").main(["--beams", "0"])
+    with pytest.raises(SystemExit):
+        _load("formality_dev").main(["--length-priors", "-1"])
 
 
 def test_formality_dev_choice_needs_self_bleu_then_few_unknown_words_and_no_rambling():

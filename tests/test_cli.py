@@ -575,3 +575,18 @@ def test_shift_decodes_by_beam_search(run, model):
     assert json_lines(out)[0]["text"] == "the food was cold ."  # so strong an anchor copies the source
     code, out, err = run("shift", "--model", model, "--direction", "positive", "--beams", "0", "x")
     assert code == 2 and "--beams" in err
+
+
+def test_shift_and_optimize_take_a_length_prior(run, model):
+    editor = LatentEditor.load(model)
+    editor.quiet, editor.edit_length_prior = True, 2.0
+    expected = editor.shift("cold food .", "positive", 3.0).text
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--strength", "3", "--length-prior", "2",
+                         "--json", "cold food .")
+    assert code == 0, err
+    assert json_lines(out)[0]["text"] == expected
+    code, out, err = run("optimize", "--model", model, "--head", "sentiment", "--target", "pos", "--steps", "2",
+                         "--length-prior", "2", "cold food .")
+    assert code == 0, err
+    code, out, err = run("shift", "--model", model, "--direction", "positive", "--length-prior", "-1", "x")
+    assert code == 2 and "--length-prior" in err

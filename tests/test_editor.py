@@ -647,6 +647,44 @@ def test_a_draft_changes_only_the_speed_of_decoding(review_editor, negatives):
         review_editor.decode(codes, draft=negatives[:2])
 
 
+def token_count(editor, text: str) -> int:
+    """Tokens of a text, </s> included."""
+    return int(editor.tokenizer.encode([text], 64).mask.sum())
+
+
+def test_length_anchor_ends_outputs_near_their_texts_lengths(review_editor, negatives):
+    editor = review_editor
+    codes = editor.encode(negatives) + 4.0 * editor.directions["positive"].vector  # far: some outputs run long
+    short = ["good ."] * len(negatives)
+    limit = token_count(editor, short[0]) + 1  # one token past its length, and </s>
+    plain = editor.decode(codes)
+    ended = editor.decode(codes, length_anchor=short, length_weight=1e4)
+    assert any(token_count(editor, p) > limit for p in plain)
+    assert all(token_count(editor, e) <= limit for e in ended)
+    assert editor.decode(codes, method="beam", num_beams=2, length_anchor=short, length_weight=1e4) != \
+        editor.decode(codes, method="beam", num_beams=2)
+    with pytest.raises(InputError, match="length_weight needs length_anchor"):
+        editor.decode(codes, length_weight=1.0)
+    with pytest.raises(InputError, match="length_anchor must hold one text per code"):
+        editor.decode(codes, length_anchor=short[:2], length_weight=1.0)
+    with pytest.raises(InputError, match="length_weight"):
+        editor.decode(codes, length_anchor=short, length_weight=-1.0)
+
+
+def test_edit_length_prior_ends_edits_near_their_sources_lengths(review_editor, negatives):
+    editor = review_editor
+    fragments = [" ".join(text.split()[1:3]) for text in negatives]  # "food was": decoded edits run longer
+    free = editor.shift(fragments, "positive", strength=4.0)
+    editor.edit_length_prior = 1e4
+    try:
+        ended = editor.shift(fragments, "positive", strength=4.0)
+    finally:
+        editor.edit_length_prior = 0.0
+    assert any(token_count(editor, f.text) > token_count(editor, f.source_text) + 1 for f in free)
+    assert all(token_count(editor, e.text) <= token_count(editor, e.source_text) + 1 for e in ended)
+    assert [e.latent.tolist() for e in ended] == [f.latent.tolist() for f in free]  # only the decoding changed
+
+
 def test_revert_makes_arrived_edits_minimal(review_editor, negatives):
     """Overshooting (one strength, 8) changes more than the adjective; reverting puts some of it back."""
     editor = review_editor

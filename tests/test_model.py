@@ -270,6 +270,38 @@ def test_greedy_with_a_large_anchor_weight_copies_the_source(make_config):
     assert not torch.equal(anchored, plain)
 
 
+# -- length prior ---------------------------------------------------------------------------------
+
+
+def test_length_prior_adds_to_eos_per_token_past_each_rows_length():
+    prior = decoding.LengthPrior(torch.tensor([2, 5]), 1.5, eos_id=2)
+    logits = prior.add_(torch.zeros(2, 6), step=4)
+    assert logits[:, 2].tolist() == [3.0, 0.0] and logits.count_nonzero() == 1  # 2 past row 0's length, none past row 1's
+    assert prior.select([1]).add_(torch.zeros(1, 6), step=7)[0, 2] == 3.0
+    assert decoding.length_prior(None, 1.0, 2) is None and decoding.length_prior(torch.tensor([3]), 0.0, 2) is None
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam"])
+def test_a_heavy_length_prior_ends_rows_one_token_past_their_lengths(make_config, method):
+    model = random_model(make_config, max_length=12)
+    torch.manual_seed(5)
+    z = torch.randn(6, 2, 8) * 3
+    options = {"num_beams": 3} if method == "beam" else {}
+    plain = [trim(row) for row in model.generate(z, method, no_repeat_ngram=0, **options).tolist()]
+    lengths = torch.tensor([1, 2, 3, 4, 5, 6])
+    ended = [trim(row) for row in model.generate(z, method, no_repeat_ngram=0, lengths=lengths, length_weight=1e4,
+                                                   **options).tolist()]
+    assert any(len(p) > n + 2 for p, n in zip(plain, lengths.tolist()))  # the prior has rows to shorten
+    for p, e, n in zip(plain, ended, lengths.tolist()):
+        assert e[-1] == 2 and len(e) <= n + 2  # at most one token past the length, then </s>
+        if len(p) <= n + 2:
+            assert e == p  # rows that end in time are left alone
+        elif method == "greedy":
+            assert e == p[: n + 1] + [2]  # greedy's choices until then are its own
+    weightless = model.generate(z, method, no_repeat_ngram=0, lengths=lengths, length_weight=0.0, **options)
+    assert [trim(row) for row in weightless.tolist()] == plain
+
+
 # -- drafts ---------------------------------------------------------------------------------------
 
 
@@ -285,7 +317,8 @@ def _drafts(plain: torch.Tensor) -> torch.Tensor:
     return drafts
 
 
-@pytest.mark.parametrize("options", [{}, {"no_repeat_ngram": 2}, {"anchor_weight": 3.0}])
+@pytest.mark.parametrize("options", [{}, {"no_repeat_ngram": 2}, {"anchor_weight": 3.0},
+                                     {"lengths": torch.tensor([1, 2, 3, 1, 2, 3]), "length_weight": 2.0}])
 def test_drafted_greedy_is_plain_greedy(make_config, options):
     model = random_model(make_config, max_length=10)
     torch.manual_seed(3)
