@@ -31,10 +31,11 @@ DEMO_TWEET = "Thank you to everyone who came out tonight. We will win!"
 # dev for sentiment, benchmarks/formality_dev.py for formality (benchmarks/results/*_dev*.md). On
 # Yelp dev word swaps were far less fluent than the sources; on formality dev, decoded shifts wrote
 # a broken word in 9 of 10 outputs, and in known words twice their sources' words, so swaps won.
-# "refine" is the editor's setting (steps that refine the source codes), the rest shift's arguments.
+# "refine" and "length_prior" are editor settings (steps that refine the source codes, editor.edit_length_prior),
+# the rest shift's arguments.
 DEMO_SHIFTS = {"positive": {"max_strength": 14.0, "anchor": 10.0, "revert": True, "keep_norm": True, "refine": 10},
-               "formal": {"max_strength": 12.0, "revert": True, "min_gain": 1.75, "substitute": 4.0, "keep_norm": True,
-                          "refine": 40}}
+               "formal": {"max_strength": 12.0, "revert": True, "min_gain": 2.0, "substitute": 4.0, "keep_norm": True,
+                          "refine": 40, "length_prior": 1.0}}
 DEMO_REFINE = 10  # refine steps of the reconstruction table: 99% of Yelp dev comes back exactly
 
 
@@ -80,11 +81,11 @@ def _shift_table(console: Console, editor: LatentEditor, direction: str, texts: 
                      for name, value in settings.items() if value is not False)
     table = Table("input", f"{head} before", f"shifted {direction} (strength auto)", "strength", f"{head} after",
                   title=f"latentedit shift --direction {direction} --strength auto {flags}")
-    editor.refine = settings.pop("refine", 0)
+    editor.refine, editor.edit_length_prior = settings.pop("refine", 0), settings.pop("length_prior", 0.0)
     try:
         results = editor.shift(texts, direction, strength="auto", **settings)
     finally:
-        editor.refine = 0
+        editor.refine, editor.edit_length_prior = 0, 0.0
     for result in results:
         table.add_row(result.source_text, _shown(result.source_scores.get(head)), result.text,
                       f"{result.strength:.2f}", _shown(result.scores.get(head)))
