@@ -43,7 +43,9 @@ smallest strength (``select="closest"``; with revert, partial reverts of each co
 style_transfer.py takes as --select. ``--known-words 0,1`` measures every setting with edits that
 write any words and with edits that write only words of the model's lexicon or their source
 (``editor.known_words``, the default; latentedit/lexicon.py); ``--beams 1,8`` decodes edits
-greedily and by beam search with 8 beams (``editor.edit_beams``).
+greedily and by beam search with 8 beams (``editor.edit_beams``); ``--length-priors 0,1`` decodes
+edits without and with that end-of-text bonus per token past the source's length
+(``editor.edit_length_prior``), which style_transfer.py takes as --length-prior.
 
     python benchmarks/anchor_dev.py                       # the built-in default model, 100 + 100 dev sentences
     python benchmarks/anchor_dev.py --model runs/x/model --per-half 50
@@ -92,6 +94,8 @@ def parse_args(argv):
                                                        "words; comma separated 0/1")
     ap.add_argument("--beams", default="1", help="beams of the beam search that decodes edits (editor.edit_beams; 1: "
                                                  "greedy), comma separated")
+    ap.add_argument("--length-priors", default="0", help="</s> logit bonus per token an edit runs past its source's "
+                                                        "length (editor.edit_length_prior; 0: none), comma separated")
     ap.add_argument("--selects", default="smallest", help="how auto picks among arrived texts, comma separated: "
                                                           "smallest (strength) and/or closest (to the source)")
     ap.add_argument("--grid", type=int, default=8, help="strengths tried by strength='auto'")
@@ -106,7 +110,7 @@ def parse_args(argv):
     if not args.max_perplexity_ratio > 0:
         ap.error("--max-perplexity-ratio must be > 0")
     parse_number_lists(ap, args, ("refines", "anchors", "strengths", "max_strengths", "substitutes", "confidences",
-                                  "keep_norms", "known_words", "beams"), may_be_empty=("strengths",),
+                                  "keep_norms", "known_words", "beams", "length_priors"), may_be_empty=("strengths",),
                        switches=("keep_norms", "known_words"))
     if any(b < 1 or b != int(b) for b in args.beams):
         ap.error("--beams takes whole numbers >= 1, comma separated")
@@ -175,19 +179,21 @@ def markdown(result: dict) -> str:
              "self-BLEU); PPL = perplexity under a word trigram language model trained on the same pool (the "
              f"sources: {s['source_perplexity']:.1f}), ratio = PPL / the sources' PPL; a setting is chosen only if its "
              f"ratio is at most {s['max_perplexity_ratio']:g}. The test set is not used.", ""]
-    rows = [[str(r.get("beams", 1)), str(r.get("refine", 0)), "yes" if r.get("known_words", False) else "no",
+    rows = [[str(r.get("beams", 1)), f"{r.get('length_prior', 0):g}", str(r.get("refine", 0)),
+             "yes" if r.get("known_words", False) else "no",
              fmt(r["anchor"], 0), str(r["strength"]), "yes" if r.get("keep_norm") else "no",
              r.get("select", "smallest") if r["max_strength"] is not None else "-",
              "yes" if r.get("revert") else "no", f"{r.get('substitute', 0):g}",
              f"{r.get('min_confidence', 0):g}", fmt(r["head"]), fmt(r["judge"]), fmt(r["self_bleu"]), fmt(r["score"]),
              fmt(r.get("unknown_words")), fmt(r.get("perplexity")), fmt(r.get("perplexity_ratio"), 2)]
             for r in result["rows"]]
-    lines += markdown_table(["beams", "refine", "known words", "anchor", "strength", "keep norm", "select", "revert",
-                             "swaps at", "min confidence",
+    lines += markdown_table(["beams", "length prior", "refine", "known words", "anchor", "strength", "keep norm", "select",
+                             "revert", "swaps at", "min confidence",
                              "head %", "dev judge %", "self-BLEU", "score", "unknown words %", "PPL", "ratio"], rows)
     best = result["chosen"]
     which = "best auto score among the fluent settings" if best.get("fluent", True) else "best auto score; NO setting was fluent"
-    lines += ["", f"**Chosen ({which}): {best.get('beams', 1)} beam(s), refine {best.get('refine', 0)}, known words "
+    lines += ["", f"**Chosen ({which}): {best.get('beams', 1)} beam(s), "
+              f"length prior {best.get('length_prior', 0):g}, refine {best.get('refine', 0)}, known words "
               f"{'yes' if best.get('known_words', False) else 'no'}, anchor {best['anchor']:g}, "
               f"max strength {best['max_strength']:g}, keep norm {'yes' if best.get('keep_norm') else 'no'}, "
               f"select {best.get('select', 'smallest')}, "
@@ -229,8 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     editor, root, negative, positive = opened
     judges = dev_judges(root)
     rows = []
-    for beams, known, refine, anchor in itertools.product(args.beams, args.known_words, args.refines, args.anchors):
+    for beams, prior, known, refine, anchor in itertools.product(args.beams, args.length_priors, args.known_words,
+                                                                 args.refines, args.anchors):
         editor.refine, editor.known_words, editor.edit_beams = int(refine), bool(known), int(beams)
+        editor.edit_length_prior = prior
         settings = [(f"{s:g}", dict(strength=s)) for s in args.strengths]
         settings += [(f"auto <= {m:g}", dict(strength="auto", max_strength=m, grid=args.grid, revert=revert,
                                               substitute=sub, min_confidence=confidence, keep_norm=bool(keep),
@@ -239,14 +247,16 @@ def main(argv: list[str] | None = None) -> int:
                      for revert in (False, True)
                      for sub in args.substitutes for confidence in args.confidences]
         for label, shift in settings:
-            row = {"refine": int(refine), "beams": int(beams), "known_words": bool(known) and editor.lexicon is not None,
+            row = {"refine": int(refine), "beams": int(beams), "length_prior": prior,
+                   "known_words": bool(known) and editor.lexicon is not None,
                    "anchor": anchor, "strength": label, "max_strength": shift.get("max_strength"),
                    "revert": shift.get("revert", False), "substitute": shift.get("substitute", 0.0),
                    "min_confidence": shift.get("min_confidence", 0.0), "keep_norm": shift.get("keep_norm", False),
                    "select": shift.get("select", "smallest"),
                    **measure(editor, judges, negative, positive, anchor=anchor, **shift)[1]}
             rows.append(row)
-            print(f"  {beams:g} beam(s), refine {refine:g}{', known words' if row['known_words'] else ''}, "
+            print(f"  {beams:g} beam(s), length prior {prior:g}, refine {refine:g}"
+                  f"{', known words' if row['known_words'] else ''}, "
                   f"anchor {anchor:g}, strength {label}{', keep norm' if row['keep_norm'] else ''}"
                   f"{', closest' if row['select'] == 'closest' else ''}"
                   f"{', revert' if row['revert'] else ''}, swaps at "
@@ -263,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     write_json(result, out)
     write_text(markdown(result), out.with_suffix(".md"))
-    print(f"beams={chosen.get('beams', 1)} refine={chosen['refine']} known_words={chosen['known_words']} "
+    print(f"beams={chosen.get('beams', 1)} length_prior={chosen.get('length_prior', 0):g} refine={chosen['refine']} "
+          f"known_words={chosen['known_words']} "
           f"anchor={chosen['anchor']:g} max_strength={chosen['max_strength']:g} "
           f"revert={chosen['revert']} substitute={chosen['substitute']:g} min_confidence={chosen['min_confidence']:g} "
           f"keep_norm={chosen.get('keep_norm', False)} select={chosen.get('select', 'smallest')}")

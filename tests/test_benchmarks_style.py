@@ -219,7 +219,7 @@ def test_anchor_dev_picks_an_auto_setting_by_its_dev_score(data_root, model_fold
     for row in result["rows"]:
         assert row["perplexity"] == pytest.approx(row["perplexity_ratio"] * result["settings"]["source_perplexity"])
     assert capsys.readouterr().out.strip().splitlines()[-1] == (
-        f"beams=1 refine={best['refine']} known_words=False anchor={best['anchor']:g} max_strength=2 "
+        f"beams=1 length_prior=0 refine={best['refine']} known_words=False anchor={best['anchor']:g} max_strength=2 "
         f"revert={best['revert']} substitute=0 "
         f"min_confidence=0 keep_norm={best['keep_norm']} select=smallest")
     assert "Chosen" in out.with_suffix(".md").read_text()
@@ -425,12 +425,13 @@ def test_anchor_dev_measures_known_words_and_beams(data_root, lexicon_model_fold
     out = tmp_path / "ad.json"
     argv = ["--data", str(data_root), "--model", str(lexicon_model_folder), "--out", str(out), "--per-half", "3",
             "--anchors", "0", "--strengths", "", "--max-strengths", "4", "--grid", "2", "--known-words", "0,1",
-            "--beams", "1,2"]
+            "--beams", "1,2", "--length-priors", "0,2"]
     assert _load("anchor_dev").main(argv) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert {(r["beams"], r["known_words"]) for r in rows} == {(b, k) for b in (1, 2) for k in (False, True)}
+    assert {(r["beams"], r["known_words"], r["length_prior"]) for r in rows} == {
+        (b, k, p) for b in (1, 2) for k in (False, True) for p in (0.0, 2.0)}
     assert all(0.0 <= r["unknown_words"] <= 100.0 for r in rows)
-    assert "| beams | refine | known words |" in out.with_suffix(".md").read_text()
+    assert "| beams | length prior | refine | known words |" in out.with_suffix(".md").read_text()
     with pytest.raises(SystemExit):
         _load("anchor_dev").main(["--beams", "1.5"])
     assert "--beams takes whole numbers" in capsys.readouterr().err
