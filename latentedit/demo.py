@@ -29,12 +29,13 @@ DEMO_TWEET = "Thank you to everyone who came out tonight. We will win!"
 # The shifts keep the source's wording (anchoring or word swaps, then reverting spans the edit did
 # not need) with the settings chosen on dev for the shipped model: benchmarks/anchor_dev.py on Yelp
 # dev for sentiment, benchmarks/formality_dev.py for formality (benchmarks/results/*_dev*.md). On
-# Yelp dev word swaps were far less fluent than the sources; on formality dev, decoded shifts wrote
-# a broken word in 9 of 10 outputs, and in known words twice their sources' words, so swaps won.
+# Yelp dev word swaps were far less fluent than the sources; on formality dev, decoded shifts in
+# known words wrote twice their sources' words until the length prior ended them near the source's
+# length (formality_dev_decoded_prior.md), and then beat word swaps.
 # "refine" and "length_prior" are editor settings (steps that refine the source codes, editor.edit_length_prior),
 # the rest shift's arguments.
 DEMO_SHIFTS = {"positive": {"max_strength": 14.0, "anchor": 10.0, "revert": True, "keep_norm": True, "refine": 10},
-               "formal": {"max_strength": 12.0, "revert": True, "min_gain": 2.0, "substitute": 4.0, "keep_norm": True,
+               "formal": {"max_strength": 12.0, "anchor": 20.0, "revert": True, "min_gain": 1.5, "keep_norm": True,
                           "refine": 40, "length_prior": 1.0}}
 DEMO_REFINE = 10  # refine steps of the reconstruction table: 99% of Yelp dev comes back exactly
 

@@ -73,8 +73,8 @@ def test_the_demo_runs_offline_on_the_default_model(tmp_path, capsys):
     for direction, settings in demo.DEMO_SHIFTS.items():
         assert f"latentedit shift --direction {direction} --strength auto --max-strength {settings['max_strength']:g}" in out
     formal = demo.DEMO_SHIFTS["formal"]
-    assert (f"--min-gain {formal['min_gain']:g} --substitute 4 --keep-norm --refine {formal['refine']} "
-            f"--length-prior {formal['length_prior']:g}") in out
+    assert (f"--anchor {formal['anchor']:g} --revert --min-gain {formal['min_gain']:g} --keep-norm --refine "
+            f"{formal['refine']} --length-prior {formal['length_prior']:g}") in out
     assert "--anchor 10 --revert --keep-norm --refine 10" in out
     assert "(latentedit reconstruct [--refine 10])" in out
     assert "latentedit optimize --head likes" in out
