@@ -303,8 +303,10 @@ Yelp dev. Word swaps (`substitute=`) score well with the sentiment judge and BLE
 language model: on this model they drop "great" or "not" wherever the head accepts it, so the
 Yelp dev choice (which requires fluent outputs) leaves them off. Formal shifts decoded from a
 moved code write a broken word in 9 of 10 outputs, and in known words append real ones (twice
-the source's words), so the formality dev choice (which counts broken words and length) takes
-word swaps. Edits write only words of `lexicon.txt` ({lexicon_words:,} words seen at
+the source's words) unless a length prior ends them near the source's length
+(`editor.edit_length_prior`, `--length-prior`); with it, the formality dev choice (which counts
+broken words and length) decodes anchored shifts instead of swapping words. Edits write only
+words of `lexicon.txt` ({lexicon_words:,} words seen at
 least twice in the training corpus) or of their source (`known_words`; `latentedit/lexicon.py`),
 so edits almost never glue a broken word from pieces. Most of the reconstruction gap is the
 encoder's: codes refined by gradient descent until the decoder reproduces the text (`refine=`,
