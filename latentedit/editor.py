@@ -251,11 +251,11 @@ class LatentEditor:
         texts = []
         for start in range(0, codes.shape[0], self.batch_size):
             for name, given in per_code.items():
-                batch = self.tokenizer.encode(given[start : start + self.batch_size], self.model.config.max_length)
+                encoded = self.tokenizer.encode(given[start : start + self.batch_size], self.model.config.max_length)
                 if name == "length_anchor":  # tokens of each text, without </s>
-                    options["lengths"] = (batch.mask.sum(1) - 1).to(self.device)
+                    options["lengths"] = (encoded.mask.sum(1) - 1).to(self.device)
                 else:
-                    options[name] = batch.ids.to(self.device)
+                    options[name] = encoded.ids.to(self.device)
             batch = codes[start : start + self.batch_size].to(self.device, self.model.shared.weight.dtype)
             if known_words:
                 own = [given[start : start + self.batch_size] for given in per_code.values()]  # the rows' own words
