@@ -20,7 +20,7 @@ from trainers.build_default import balanced_sample, sentiment_direction_texts  #
 
 folder, per_half, threads, settings = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 torch.set_num_threads(threads)
-root = Path("../shared/data")
+root = datasets.data_root()  # $LATENTEDIT_DATA, else ../shared/data
 editor = LatentEditor.load(folder)
 editor.quiet = True
 start = time.time()

@@ -27,7 +27,7 @@ torch.manual_seed(0)
 torch.set_num_threads(2)
 editor = LatentEditor.load("default")
 model, tokenizer = editor.model, editor.tokenizer
-pool, labels = datasets.yelp(Path("../shared/data"), "pool")
+pool, labels = datasets.yelp(datasets.data_root(), "pool")  # $LATENTEDIT_DATA, else ../shared/data
 encoded = tokenizer.encode(pool, model.config.max_length)
 targets = torch.tensor(labels)
 classifier = torch.nn.Linear(model.config.code_size, 2)
