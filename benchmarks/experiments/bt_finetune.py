@@ -65,7 +65,8 @@ rec_targets = tokenizer.encode(texts, model.config.max_length)
 print(f"{len(pairs)} pairs, {len(texts)} reconstruction texts", flush=True)
 
 shared = {id(p) for p in model.shared.parameters()}  # the tied embeddings stay frozen: the encoder reads them
-trainable = [p for module in (model.decoder, model.to_memory, model.to_embedding) for p in module.parameters() if id(p) not in shared]
+trainable = [p for module in (model.decoder, model.to_memory, model.to_embedding) for p in module.parameters()
+             if id(p) not in shared]
 for parameter in model.parameters():
     parameter.requires_grad_(False)
 for parameter in trainable:
@@ -98,7 +99,8 @@ while (used := (time.time() - start) / 60 / MINUTES) < 1:
     bt_index = torch.randint(len(pairs), (n_bt,), generator=generator)
     rec_index = torch.randint(len(texts), (BATCH - n_bt,), generator=generator)
     bt_loss, bt_acc = loss_of(bt_codes[bt_index], *batch_of(bt_targets, bt_index))
-    sampled = rec_means[rec_index] + torch.randn(rec_means[rec_index].shape, generator=generator) * (0.5 * rec_logvars[rec_index]).exp()
+    mean, logvar = rec_means[rec_index], rec_logvars[rec_index]
+    sampled = mean + torch.randn(mean.shape, generator=generator) * (0.5 * logvar).exp()  # posterior samples
     rec_loss, rec_acc = loss_of(sampled, *batch_of(rec_targets, rec_index))
     (BT_SHARE * bt_loss + (1 - BT_SHARE) * rec_loss).backward()
     torch.nn.utils.clip_grad_norm_(trainable, 1.0)
