@@ -15,17 +15,16 @@ only what the decoder writes changes.
 import json
 import math
 import random
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from decoder_only import decoder_parameters, save_beside_default  # this folder (sys.path[0] when run as a script)
 
 from latentedit import LatentEditor, datasets
 from latentedit.editor import moved
-from latentedit.model_folder import save_model
 from trainers.default_corpus import corpus_sources
 
 PAIR_FILES, MINUTES, OUT = sys.argv[1].split(","), float(sys.argv[2]), Path(sys.argv[3])
@@ -64,13 +63,7 @@ rec_means, rec_logvars = posterior(texts)
 rec_targets = tokenizer.encode(texts, model.config.max_length)
 print(f"{len(pairs)} pairs, {len(texts)} reconstruction texts", flush=True)
 
-shared = {id(p) for p in model.shared.parameters()}  # the tied embeddings stay frozen: the encoder reads them
-trainable = [p for module in (model.decoder, model.to_memory, model.to_embedding) for p in module.parameters()
-             if id(p) not in shared]
-for parameter in model.parameters():
-    parameter.requires_grad_(False)
-for parameter in trainable:
-    parameter.requires_grad_(True)
+trainable = decoder_parameters(model)
 optimizer = torch.optim.AdamW(trainable, lr=LR, weight_decay=0.01)
 
 
@@ -112,9 +105,5 @@ while (used := (time.time() - start) / 60 / MINUTES) < 1:
         bt, bta, rec, reca = (sum(v) / len(v) for v in zip(*log[-25:]))
         print(f"step {step} {time.time() - start:.0f}s bt {bt:.2f} (tok acc {bta:.3f}) rec {rec:.2f} (tok acc {reca:.3f})",
               flush=True)
-model.eval()
-if OUT.exists():
-    shutil.rmtree(OUT)
-shutil.copytree("latentedit/models/default", OUT)  # heads, directions and lexicon stay valid: the codes did not change
-save_model(model, OUT)
+save_beside_default(model, OUT)
 print("saved", OUT, "steps", step)

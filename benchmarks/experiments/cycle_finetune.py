@@ -13,17 +13,16 @@ tied embeddings and everything before the code are frozen: codes, heads and dire
 
 import math
 import random
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from decoder_only import decoder_parameters, save_beside_default  # this folder (sys.path[0] when run as a script)
 
 from latentedit import LatentEditor, datasets
 from latentedit.editor import moved
-from latentedit.model_folder import save_model
 from trainers.default_corpus import corpus_sources
 
 WEIGHT, MINUTES, OUT = float(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
@@ -40,13 +39,7 @@ corpus = [t for texts in corpus_sources(root).values() for t in texts]
 texts = random.Random(0).sample(corpus, 60_000)
 rec_ids = tokenizer.encode(texts, cfg.max_length)
 
-shared = {id(p) for p in model.shared.parameters()}  # the tied embeddings stay frozen: the encoder reads them
-trainable = [p for module in (model.decoder, model.to_memory, model.to_embedding) for p in module.parameters()
-             if id(p) not in shared]
-for parameter in model.parameters():
-    parameter.requires_grad_(False)
-for parameter in trainable:
-    parameter.requires_grad_(True)
+trainable = decoder_parameters(model)
 optimizer = torch.optim.AdamW(trainable, lr=LR, weight_decay=0.01)
 embedding = model.shared.weight  # (V, d)
 
@@ -114,9 +107,5 @@ while (used := (time.time() - start) / 60 / MINUTES) < 1:
         cyc, rec, moved_by = (sum(v) / len(v) for v in zip(*log[-10:]))
         print(f"step {step} {time.time() - start:.0f}s cycle {cyc:.1f} (the shift moved codes {moved_by:.1f}) rec {rec:.2f}",
               flush=True)
-model.eval()
-if OUT.exists():
-    shutil.rmtree(OUT)
-shutil.copytree("latentedit/models/default", OUT)  # heads, directions and lexicon stay valid: the codes did not change
-save_model(model, OUT)
+save_beside_default(model, OUT)
 print("saved", OUT, "steps", step)
