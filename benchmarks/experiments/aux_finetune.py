@@ -9,7 +9,6 @@ directions on it and measures edits on Yelp dev. Results: `README.md` in this fo
     python benchmarks/experiments/aux_finetune.py 5 40 runs/aux5/model    # 2 threads, ~3,200 steps
 """
 
-import math
 import shutil
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from finetuning import rows, schedule  # this folder (sys.path[0] when run as a script)
 
 from latentedit import LatentEditor, datasets
 from latentedit.model_folder import save_model
@@ -40,13 +40,11 @@ generator = torch.Generator().manual_seed(0)
 start, step, log = time.time(), 0, []
 model.train()
 while (used := (time.time() - start) / 60 / MINUTES) < 1:
-    factor = min(1.0, (step + 1) / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * used)))  # warm-up, cosine in time
+    factor = schedule(step, used, WARMUP)
     for group, base in zip(optimizer.param_groups, (LR, AUX_LR)):
         group["lr"] = base * factor
     index = torch.randint(len(pool), (BATCH,), generator=generator)
-    mask = encoded.mask[index]
-    width = int(mask.sum(1).max())
-    output = model(encoded.ids[index, :width], mask[:, :width])
+    output = model(*rows(encoded, index))
     logits = classifier(output.mean.flatten(1).float())  # (B, 2) from the code means (B, 1, D)
     aux = F.cross_entropy(logits, targets[index])
     (output.loss + LAMBDA * aux).backward()

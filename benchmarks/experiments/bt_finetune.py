@@ -13,15 +13,13 @@ only what the decoder writes changes.
 """
 
 import json
-import math
 import random
 import sys
 import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from decoder_only import decoder_parameters, save_beside_default  # this folder (sys.path[0] when run as a script)
+from finetuning import decoder_parameters, decoding_loss, rows, save_beside_default, schedule  # this folder
 
 from latentedit import LatentEditor, datasets
 from latentedit.editor import moved
@@ -67,34 +65,19 @@ trainable = decoder_parameters(model)
 optimizer = torch.optim.AdamW(trainable, lr=LR, weight_decay=0.01)
 
 
-def loss_of(codes: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Summed token cross-entropy per text, and token accuracy, of decoding ids (B, T) from codes (B, K, dz)."""
-    logits = model.decoder_logits(model.decoder_inputs(ids), *model.latent_context(codes))
-    labels = ids.masked_fill(~mask.bool(), -100)
-    loss = F.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=-100, reduction="sum") / len(ids)
-    valid = labels != -100
-    return loss, (logits.argmax(-1)[valid] == labels[valid]).float().mean().item()
-
-
-def batch_of(targets, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    mask = targets.mask[index]
-    width = int(mask.sum(1).max())
-    return targets.ids[index, :width], mask[:, :width]
-
-
 generator = torch.Generator().manual_seed(0)
 n_bt = int(BATCH * BT_SHARE)
 start, step, log = time.time(), 0, []
 model.train()
 while (used := (time.time() - start) / 60 / MINUTES) < 1:
     for group in optimizer.param_groups:
-        group["lr"] = LR * min(1.0, (step + 1) / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * used)))
+        group["lr"] = LR * schedule(step, used, WARMUP)
     bt_index = torch.randint(len(pairs), (n_bt,), generator=generator)
     rec_index = torch.randint(len(texts), (BATCH - n_bt,), generator=generator)
-    bt_loss, bt_acc = loss_of(bt_codes[bt_index], *batch_of(bt_targets, bt_index))
+    bt_loss, bt_acc = decoding_loss(model, bt_codes[bt_index], *rows(bt_targets, bt_index))
     mean, logvar = rec_means[rec_index], rec_logvars[rec_index]
     sampled = mean + torch.randn(mean.shape, generator=generator) * (0.5 * logvar).exp()  # posterior samples
-    rec_loss, rec_acc = loss_of(sampled, *batch_of(rec_targets, rec_index))
+    rec_loss, rec_acc = decoding_loss(model, sampled, *rows(rec_targets, rec_index))
     (BT_SHARE * bt_loss + (1 - BT_SHARE) * rec_loss).backward()
     torch.nn.utils.clip_grad_norm_(trainable, 1.0)
     optimizer.step()

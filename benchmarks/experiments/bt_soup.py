@@ -5,14 +5,13 @@ save the result as a model folder (heads, directions and lexicon copied: the enc
     python benchmarks/experiments/bt_soup.py runs/bt/model 0.25 runs/bt/soup25
 """
 
-import shutil
 import sys
 from pathlib import Path
 
+from finetuning import save_beside_default  # this folder (sys.path[0] when run as a script)
 from safetensors.torch import load_file
 
 from latentedit import LatentEditor
-from latentedit.model_folder import save_model
 
 tuned, alpha, out = Path(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
 editor = LatentEditor.load("default")
@@ -21,8 +20,5 @@ shipped = model.tensors_to_save()
 other = load_file(tuned / "model.safetensors")
 model.load_saved_tensors({name: ((1 - alpha) * value.float() + alpha * other[name].float()).to(value.dtype)
                           for name, value in shipped.items()})
-if out.exists():
-    shutil.rmtree(out)
-shutil.copytree("latentedit/models/default", out)
-save_model(model, out)
+save_beside_default(model, out)
 print("saved", out, "alpha", alpha)

@@ -11,7 +11,6 @@ tied embeddings and everything before the code are frozen: codes, heads and dire
     python benchmarks/experiments/cycle_finetune.py WEIGHT MINUTES OUT      # e.g. 0.1 30 runs/cycle/model
 """
 
-import math
 import random
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from decoder_only import decoder_parameters, save_beside_default  # this folder (sys.path[0] when run as a script)
+from finetuning import decoder_parameters, decoding_loss, rows, save_beside_default, schedule  # this folder
 
 from latentedit import LatentEditor, datasets
 from latentedit.editor import moved
@@ -42,12 +41,6 @@ rec_ids = tokenizer.encode(texts, cfg.max_length)
 trainable = decoder_parameters(model)
 optimizer = torch.optim.AdamW(trainable, lr=LR, weight_decay=0.01)
 embedding = model.shared.weight  # (V, d)
-
-
-def rows(encoded, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    mask = encoded.mask[index]
-    width = int(mask.sum(1).max())
-    return encoded.ids[index, :width], mask[:, :width]
 
 
 def reencoded_codes(z: torch.Tensor, length: int) -> torch.Tensor:
@@ -78,7 +71,7 @@ model.train()
 model.encoder.eval()  # frozen: no dropout in the codes it gives or re-reads
 while (used := (time.time() - start) / 60 / MINUTES) < 1:
     for group in optimizer.param_groups:
-        group["lr"] = LR * min(1.0, (step + 1) / WARMUP) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * used)))
+        group["lr"] = LR * schedule(step, used, WARMUP)
     index = torch.randint(len(pool), (SHIFTED,), generator=generator)
     ids, mask = rows(pool_ids, index)
     with torch.no_grad():
@@ -93,10 +86,7 @@ while (used := (time.time() - start) / 60 / MINUTES) < 1:
     with torch.no_grad():
         mean, logvar = model.encode(rec_ids_batch, rec_mask)
     sampled = mean + torch.randn(mean.shape, generator=generator) * (0.5 * logvar).exp()  # posterior samples
-    logits = model.decoder_logits(model.decoder_inputs(rec_ids_batch), *model.latent_context(sampled))
-    labels_rec = rec_ids_batch.masked_fill(~rec_mask.bool(), -100)
-    reconstruction = F.cross_entropy(logits.flatten(0, 1).float(), labels_rec.flatten(), ignore_index=-100,
-                                     reduction="sum") / RECONSTRUCTED
+    reconstruction, _ = decoding_loss(model, sampled, rec_ids_batch, rec_mask)
     (reconstruction + WEIGHT * cycle).backward()
     torch.nn.utils.clip_grad_norm_(trainable, 1.0)
     optimizer.step()
