@@ -6,6 +6,7 @@ import json
 import pytest
 
 from latentedit.python_lines import (
+    build_extra_training,
     build_python_lines,
     main,
     parses_as_python,
@@ -97,6 +98,32 @@ def test_roots_limit_the_corpus_and_missing_roots_fail(fake_stdlib, tmp_path):
         build_python_lines(tmp_path / "none", roots=["nowhere"], stdlib=fake_stdlib)
     with pytest.raises(ValueError):
         build_python_lines(tmp_path / "none", max_chars=0, stdlib=fake_stdlib)
+
+
+def test_extra_training_lines_never_hold_a_held_out_statement(fake_stdlib, tmp_path):
+    build_python_lines(tmp_path / "out", max_chars=60, stdlib=fake_stdlib, valid_fraction=0.3, test_fraction=0.3)
+    parts = read_all(tmp_path / "out")
+    assert parts["train"] and parts["valid"] + parts["test"]
+    fresh = [f"extra_{i} = run({i})" for i in range(40)]
+    extra = tmp_path / "site-packages" / "lib"
+    extra.mkdir(parents=True)
+    (extra / "a.py").write_text("\n".join(fresh + parts["train"] + parts["valid"] + parts["test"]) + "\n")
+    (extra / "tests").mkdir()
+    (extra / "tests" / "t.py").write_text("in_tests = 1\n")
+    counts = build_extra_training(tmp_path / "out", tmp_path / "site-packages", stdlib_repeats=2)
+    lines = (tmp_path / "out" / "train_extra.txt").read_text(encoding="utf-8").splitlines()
+    kept = [t for t in fresh if split_of(t, 0.3, 0.3) == "train"]
+    assert 0 < len(kept) < len(fresh)  # the hash sends the rest to held-out splits: they are dropped
+    assert lines[: 2 * len(parts["train"])] == parts["train"] * 2
+    assert sorted(lines[2 * len(parts["train"]):]) == sorted(kept)
+    assert counts["extra"] == len(kept) and counts["lines"] == len(lines)
+    assert not set(lines) & set(parts["valid"] + parts["test"])
+    info = json.loads((tmp_path / "out" / "train_extra.json").read_text())
+    assert info["counts"] == counts
+    with pytest.raises(ValueError):
+        build_extra_training(tmp_path / "out", tmp_path / "site-packages", stdlib_repeats=0)
+    with pytest.raises(FileNotFoundError, match="build the corpus first"):
+        build_extra_training(tmp_path / "nowhere", tmp_path / "site-packages")
 
 
 def test_deterministic_on_a_slice_of_the_real_stdlib(tmp_path, capsys):

@@ -1,5 +1,6 @@
 """The trainer: config validation, logs and plots, resume after a real kill, multi-process runs."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from latentedit import ConfigError, LatentEditor, TransformerVAE
@@ -161,12 +163,27 @@ def test_a_new_run_continues_from_a_finished_model(tmp_path):
     with pytest.raises(ConfigError, match="bag_of_words"):  # ... but not drop it
         train(tiny_config(tmp_path / "back", training={"init_from": str(bag)}), show_progress=False)
     # ... and change the training-time noise, which no weight depends on
-    noise = {"input_deletion": 0.1, "word_dropout": 0.1, "latent_noise": 0.5}
+    noise = {"dropout": 0.2, "input_deletion": 0.1, "word_dropout": 0.1, "latent_noise": 0.5}
     noisy = train(tiny_config(tmp_path / "noisy", model=noise, training={"steps": 1, "lr": 1e-9, "init_from": str(first)}),
                   show_progress=False)
     assert set(load_file(str(noisy / "model.safetensors"))) == set(a)
     with pytest.raises(ConfigError, match="at most one"):
         tiny_config(tmp_path / "fourth", training={"init_from": str(first), "init_t5": str(first)})
+
+
+def test_frozen_parameters_keep_their_values_and_the_rest_trains(tmp_path):
+    first = train(tiny_config(tmp_path / "first", training={"steps": 5}), show_progress=False)
+    frozen = ["shared", "decoder", "to_memory", "to_embedding"]
+    second = train(tiny_config(tmp_path / "second", training={"steps": 5, "lr": 1e-2, "init_from": str(first),
+                                                              "freeze": frozen}), show_progress=False)
+    a, b = load_file(str(first / "model.safetensors")), load_file(str(second / "model.safetensors"))
+    held = [name for name in a if name.startswith(tuple(f"{p}." for p in frozen))]
+    assert held and all(torch.equal(a[name], b[name]) for name in held)
+    assert any(not torch.equal(a[name], b[name]) for name in a if name.startswith("encoder."))
+    with pytest.raises(ConfigError, match="no parameter names start with"):
+        train(tiny_config(tmp_path / "third", training={"freeze": ["decodr"]}), show_progress=False)
+    with pytest.raises(ConfigError, match="training.freeze must be a list"):
+        tiny_config(tmp_path / "fourth", training={"freeze": "decoder"})
 
 
 @pytest.mark.parametrize("override, message", [
@@ -275,10 +292,12 @@ def test_a_built_in_models_next_stage_continues_the_one_before(earlier, later):
     assert second.training.init_from == f"{first.training.output_dir}/model"
 
 
-def test_python_lines_stage7_continues_the_shipped_stage6_model():
+@pytest.mark.parametrize("name", ["python_lines_stage7", "python_lines_extra"])
+def test_python_lines_stage7_continues_the_shipped_stage6_model(name):
     stage6 = TrainConfig.load(REPO / "trainers" / "configs" / "python_lines_latent_noise.toml")
-    stage7 = TrainConfig.load(REPO / "trainers" / "configs" / "python_lines_stage7.toml")
-    assert noiseless(stage7) == noiseless(stage6) and stage7.data == stage6.data
+    stage7 = TrainConfig.load(REPO / "trainers" / "configs" / f"{name}.toml")
+    assert noiseless(stage7) == noiseless(stage6) and stage7.data.valid == stage6.data.valid
+    assert dataclasses.replace(stage7.data, train=stage6.data.train) == stage6.data  # extra lines train, same held-out
     assert stage7.training.init_from == "latentedit/models/python-lines"
     shipped = TransformerVAE.from_pretrained(REPO / "latentedit" / "models" / "python-lines").config
     assert shipped.replace(vocab_size=stage7.model.vocab_size) == noiseless(stage7).replace(latent_noise=shipped.latent_noise)

@@ -76,10 +76,15 @@ class TrainingConfig:
     # run that stops on time ends decayed. For machines lent for a fixed time (README: "Training on
     # a lent GPU"). Where it stops depends on the machine's speed: such a run is not bit-reproducible.
     max_minutes: float = 0.0
+    # Parameter-name prefixes whose weights stay as they start (e.g. ["shared", "decoder", "to_memory",
+    # "to_embedding"]: train the encoder alone against a fixed decoder); usually with init_from.
+    freeze: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not isinstance(self.output_dir, str) or not self.output_dir:
             raise ConfigError("training.output_dir must name a folder")
+        if not isinstance(self.freeze, list) or not all(isinstance(x, str) and x for x in self.freeze):
+            raise ConfigError(f"training.freeze must be a list of parameter-name prefixes, got {self.freeze!r}")
         check_str("training.init_t5", self.init_t5, ConfigError)
         check_str("training.init_from", self.init_from, ConfigError)
         if self.init_t5 and self.init_from:

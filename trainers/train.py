@@ -105,7 +105,7 @@ def load_corpus(config: TrainConfig, tokenizer_path: Path, accelerator: Accelera
     return tokenizer, corpus, stats
 
 
-TRAINING_NOISE = ("word_dropout", "input_deletion", "latent_noise")  # no weights depend on these
+TRAINING_NOISE = ("dropout", "word_dropout", "input_deletion", "latent_noise")  # no weights depend on these
 
 
 def continue_from(model: TransformerVAE, folder: Path, config: TrainConfig) -> None:
@@ -152,8 +152,14 @@ def learning_rate_factor(step: int, config: TrainConfig, time_used: float = 0.0)
 def parameter_groups(model: TransformerVAE, config: TrainConfig) -> list[dict]:
     t = config.training
     decay, no_decay, multiplier = [], [], []
+    frozen = tuple(f"{prefix}." if not prefix.endswith(".") else prefix for prefix in t.freeze)
+    unknown = [p for p in frozen if not any(name.startswith(p) for name, _ in model.named_parameters())]
+    if unknown:
+        raise ConfigError(f"training.freeze: no parameter names start with {unknown}")
     for name, parameter in model.named_parameters():
-        if name.startswith("mdr."):
+        if name.startswith(frozen):
+            parameter.requires_grad_(False)
+        elif name.startswith("mdr."):
             multiplier.append(parameter)
         elif parameter.ndim >= 2 and "embed" not in name and "shared" not in name:
             decay.append(parameter)
