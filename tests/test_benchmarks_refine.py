@@ -79,7 +79,15 @@ def test_python_noise_measures_each_named_model_on_the_valid_split(tmp_path):
     report, _ = reconstruction_metrics(editor, LINES[:3], examples=0, refine=0)
     assert row["reconstruction"]["greedy_exact_match"] == report["greedy_exact_match"]
     assert row["slerp"]["inner_points"] == 18 and 0.0 <= row["lerp"]["valid_share"] <= 1.0
-    assert "| shipped |" in out.with_suffix(".md").read_text()
-    for bad in (["--models", "no-equals-sign"], ["--lines", "0"]):
+    assert "| shipped |" in out.with_suffix(".md").read_text() and row["train_reconstruction"] is None
+    # --train-lines: the same reconstruction on train lines beside the valid ones (the over-fitting gap)
+    (corpus / "train.txt").write_text("\n".join(LINES[::-1]) + "\n", encoding="utf-8")
+    assert bench.main(["--models", "shipped=python-lines", "--corpus", str(corpus), "--lines", "3", "--pairs", "2",
+                       "--train-lines", "2", "--note", "one model.", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["train_lines"] == 2 and result["models"]["shipped"]["train_reconstruction"]["examples"] == 2
+    table = out.with_suffix(".md").read_text()
+    assert "| model | train exact % | train token acc % | exact % |" in table and "one model." in table
+    for bad in (["--models", "no-equals-sign"], ["--lines", "0"], ["--train-lines", "-1"]):
         with pytest.raises(SystemExit):
             bench.main(bad)
