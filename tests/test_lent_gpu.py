@@ -79,3 +79,7 @@ def test_pack_takes_any_corpus_folder(tmp_path, capsys):
     corpus = tiny_corpus(tmp_path / "corpus")
     assert lent_gpu.main(["pack", "--corpus", str(corpus), "--carry", str(tmp_path / "carry")]) == 0
     assert "train.txt.gz" in capsys.readouterr().out and (tmp_path / "carry" / "valid.txt.gz").exists()
+    (corpus / "train_extra.txt").write_text("x = 1\ny = 2\n")  # another training file travels as train.txt
+    assert lent_gpu.main(["pack", "--corpus", str(corpus), "--carry", str(tmp_path / "extra"), "--train-file",
+                          "train_extra.txt"]) == 0
+    assert gzip.decompress((tmp_path / "extra" / "train.txt.gz").read_bytes()) == b"x = 1\ny = 2\n"

@@ -293,12 +293,12 @@ def test_a_built_in_models_next_stage_continues_the_one_before(earlier, later):
 
 
 @pytest.mark.parametrize("name", ["python_lines_stage7", "python_lines_extra"])
-def test_python_lines_stage7_continues_the_shipped_stage6_model(name):
+def test_python_lines_stage7_runs_continue_stage6_with_the_shipped_model_shape(name):
     stage6 = TrainConfig.load(REPO / "trainers" / "configs" / "python_lines_latent_noise.toml")
     stage7 = TrainConfig.load(REPO / "trainers" / "configs" / f"{name}.toml")
     assert noiseless(stage7) == noiseless(stage6) and stage7.data.valid == stage6.data.valid
     assert dataclasses.replace(stage7.data, train=stage6.data.train) == stage6.data  # extra lines train, same held-out
-    assert stage7.training.init_from == "latentedit/models/python-lines"
+    assert stage7.training.init_from == f"{stage6.training.output_dir}/model"
     shipped = TransformerVAE.from_pretrained(REPO / "latentedit" / "models" / "python-lines").config
     assert shipped.replace(vocab_size=stage7.model.vocab_size) == noiseless(stage7).replace(latent_noise=shipped.latent_noise)
 

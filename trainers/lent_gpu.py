@@ -48,11 +48,12 @@ PART = ".part"  # model.safetensors -> model.safetensors.part0, .part1, ...
 RUN_FILES = ("metrics.jsonl", "curves.png")  # the run's logs, beside the model's own files
 
 
-def pack(corpus: Path = CORPUS, carry: Path = CARRY) -> list[Path]:
-    """Gzip the corpus files into ``carry`` (about a third of their size); -> the packed files."""
+def pack(corpus: Path = CORPUS, carry: Path = CARRY, train_file: str = "train.txt") -> list[Path]:
+    """Gzip the corpus files into ``carry`` (about a third of their size); -> the packed files.
+    ``train_file``: the corpus file that travels as train.txt (e.g. python-lines' train_extra.txt)."""
     packed = []
     for name in CORPUS_FILES:
-        source = corpus / name
+        source = corpus / (train_file if name == "train.txt" else name)
         if not source.is_file():
             raise ConfigError(f"{source} does not exist: build the corpus first (python -m trainers.default_corpus)")
         target = carry / f"{name}.gz"
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     packing = verbs.add_parser("pack", help="gzip a corpus's train.txt and valid.txt into a folder to carry")
     packing.add_argument("--corpus", default=str(CORPUS), help="the corpus folder (default: the default model's)")
     packing.add_argument("--carry", default=str(CARRY), help="the folder that travels (the config's [data] reads it)")
+    packing.add_argument("--train-file", default="train.txt", help="the corpus file that travels as train.txt")
     run = verbs.add_parser("train", help="on the lent machine: train for --minutes, write the run to $OUT")
     run.add_argument("--minutes", type=float, required=True, help="training.max_minutes (leave time to start and save)")
     run.add_argument("--config", default=str(CONFIG), help="training config (its [data] reads runs/gpu-carry)")
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.verb == "pack":
-            for path in pack(Path(args.corpus), Path(args.carry)):
+            for path in pack(Path(args.corpus), Path(args.carry), args.train_file):
                 print(f"{path}: {path.stat().st_size / 2**20:.1f} MiB")
         elif args.verb == "train":
             if not args.out:
