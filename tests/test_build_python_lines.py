@@ -6,6 +6,7 @@ import json
 import pytest
 
 from latentedit import LatentEditor, Tokenizer, TransformerVAE
+from latentedit.lexicon import Lexicon
 from trainers import build_python_lines
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -20,13 +21,13 @@ def test_build_writes_a_loadable_model_with_its_card(tmp_path, make_config):
     (corpus / "python_lines.json").write_text(json.dumps({"counts": {"test": len(lines)}}), encoding="utf-8")
     model = TransformerVAE(make_config(vocab_size=300, max_length=16))
     model.tokenizer = Tokenizer.train(lines, vocab_size=300, min_frequency=1)
-    LatentEditor(model, quiet=True).save(tmp_path / "trained")
+    LatentEditor(model, quiet=True, lexicon=Lexicon.from_texts(lines)).save(tmp_path / "trained")  # as trainers/ save
 
     out, reports = tmp_path / "python-lines", tmp_path / "reports"
     assert build_python_lines.main(["--model", str(tmp_path / "trained"), "--corpus", str(corpus), "--out", str(out),
                                     "--report-dir", str(reports), "--pairs", "4", "--refine", "2"]) == 0
     editor = LatentEditor.load(out)
-    assert editor.model.config.max_length == 16
+    assert editor.model.config.max_length == 16 and editor.lexicon is None  # code's words hold no edit back
     card = (out / "MODEL_CARD.md").read_text()
     assert f"| test lines | {len(lines)} |" in card and "slerp: inner points that parse" in card
     assert "| greedy exact match, codes refined 2 steps |" in card and "build_python_lines --refine 2" in card

@@ -130,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     texts = test_path.read_text(encoding="utf-8").splitlines()
     editor = LatentEditor.load(args.model)
+    editor.lexicon = None  # words of code are no vocabulary to hold edits to (latentedit.lexicon): not shipped
     model_dir = Path(args.model)
     stages = args.earlier_stage if args.earlier_stage is not None or args.earlier_minutes else [
         "runs/python-lines-latent-noise/model", "runs/python-lines-stage5/model", "runs/python-lines-stage4/model",
@@ -198,8 +199,8 @@ standard library, so another Python version gives a slightly different corpus):
     python -m trainers.train trainers/configs/python_lines_extra.toml       # stage 7: 8,000 more, more lines
     {build_command}
 
-1,000 + 3,000 + 5,000 + 6,000 + 6,000 + 6,000 + 3,000 + 8,000 steps of batch 128, about {train_minutes} minutes
-of training on a 2-core CPU machine (bf16 autocast), no GPU. Stage 6 adds Gaussian noise (standard
+1,000 + 3,000 + 5,000 + 6,000 + 6,000 + 6,000 + 3,000 + 8,000 steps of batch 128,
+about {train_minutes} minutes of training on a 2-core CPU machine (bf16 autocast), no GPU. Stage 6 adds Gaussian noise (standard
 deviation 0.4) to the code the decoder reads (`latent_noise`), so that the decoder writes one line
 across a region around each code. It was chosen on the valid split (benchmarks/results/python_noise.md):
 the most interpolation points that parse among the continued runs whose token accuracy stayed within a
