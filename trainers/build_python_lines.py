@@ -199,10 +199,10 @@ standard library, so another Python version gives a slightly different corpus):
     python -m trainers.train trainers/configs/python_lines_extra.toml       # stage 7: 8,000 more, more lines
     {build_command}
 
-1,000 + 3,000 + 5,000 + 6,000 + 6,000 + 6,000 + 3,000 + 8,000 steps of batch 128, about
-{train_minutes} minutes of training on a 2-core CPU machine (bf16 autocast), no GPU. Stage 6 adds
-Gaussian noise (standard deviation 0.4) to the code the decoder reads (`latent_noise`), so that the
-decoder writes one line across a region around each code. It was chosen on the valid split
+1,000 + 3,000 + 5,000 + 6,000 + 6,000 + 6,000 + 3,000 + 8,000 steps of batch 128,
+about {train_minutes} minutes of training on a 2-core CPU machine (bf16 autocast), no GPU. Stage 6
+adds Gaussian noise (standard deviation 0.4) to the code the decoder reads (`latent_noise`), so that
+the decoder writes one line across a region around each code. It was chosen on the valid split
 (benchmarks/results/python_noise.md): the most interpolation points that parse among the continued
 runs whose token accuracy stayed within a point of stage 5's (noise 0.8 parsed a little more and
 cost 2.2 points). Stage 7 keeps that noise and trains on more lines: the train split three times
