@@ -282,7 +282,9 @@ def noiseless(config: TrainConfig):
                                              ("python_lines_stage5", "python_lines_latent_noise"),
                                              ("python_lines_stage5", "python_lines_latent_noise_08"),
                                              ("python_lines_stage5", "python_lines_control"),
-                                             ("python_lines_stage7", "python_lines_stage7_settle")])
+                                             ("python_lines_stage7", "python_lines_stage7_settle"),
+                                             ("python_lines_extra", "python_lines_stage8"),
+                                             ("python_lines_stage8", "python_lines_stage8_noise")])
 def test_a_built_in_models_next_stage_continues_the_one_before(earlier, later):
     first = TrainConfig.load(REPO / "trainers" / "configs" / f"{earlier}.toml")
     second = TrainConfig.load(REPO / "trainers" / "configs" / f"{later}.toml")
