@@ -435,3 +435,39 @@ def test_anchor_dev_measures_known_words_and_beams(data_root, lexicon_model_fold
     with pytest.raises(SystemExit):
         _load("anchor_dev").main(["--beams", "1.5"])
     assert "--beams takes whole numbers" in capsys.readouterr().err
+
+
+def test_edit_words_counts_what_outputs_add():
+    edit_words = _load("edit_words")
+    assert edit_words.added_words("it 's cold .", "It's great, cold.") == {"great", ","}
+    assert edit_words.is_subsequence(["a", "c"], ["a", "b", "c"]) and not edit_words.is_subsequence(["c", "a"], ["a", "c"])
+    sources = ["the food was cold .", "the staff was rude .", "the room was bad ."]
+    figures = edit_words.half_figures(sources, ["the food was great cold .", "the staff was great .", sources[2]])
+    assert figures["top_word"] == "great" and figures["top_share"] == pytest.approx(200 / 3)
+    assert figures["distinct_added"] == 1 and figures["insert_only"] == pytest.approx(100 / 3)
+    assert figures["unchanged"] == pytest.approx(100 / 3)
+
+
+def test_edit_words_on_saved_outputs(data_root, tmp_path, capsys):
+    from scripts import write_lines
+
+    edit_words = _load("edit_words")
+    test = (data_root / "yelp" / "sentiment.test.0").read_text().splitlines()
+    test += (data_root / "yelp" / "sentiment.test.1").read_text().splitlines()
+    outputs = tmp_path / "run_outputs"
+    write_lines(outputs / "inserter.txt", [s.replace(" was ", " was great ") for s in test])
+    out = tmp_path / "words.json"
+    assert edit_words.main(["--data", str(data_root), "--outputs", str(outputs), "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())["systems"]
+    inserter = rows["latentedit run_outputs/inserter"]["negative -> positive"]
+    assert inserter["top_word"] == "great" and inserter["top_share"] == 100.0 and inserter["insert_only"] == 100.0
+    perfect = rows["peer perfect"]["negative -> positive"]  # replaces a word: adds, but does not only insert
+    assert perfect["top_word"] == "great" and perfect["insert_only"] == 0.0
+    assert rows["peer copier"]["positive -> negative"]["unchanged"] == 100.0
+    assert set(rows) == {"human reference (Luo et al.'s first)", "latentedit run_outputs/inserter", "peer perfect",
+                         "peer copier"}
+    assert "| `great` | 100 |" in out.with_suffix(".md").read_text()
+    (tmp_path / "empty").mkdir()
+    assert edit_words.main(["--data", str(data_root), "--outputs", str(tmp_path / "empty"), "--out", str(out)]) == 2
+    assert edit_words.main(["--data", str(tmp_path / "absent"), "--out", str(tmp_path / "r.json")]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("skipped:")
