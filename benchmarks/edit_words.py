@@ -60,11 +60,11 @@ def added_words(source: str, output: str) -> set[str]:
 def half_figures(sources: list[str], outputs: list[str]) -> dict:
     """The added-word figures of one half: top added word and % of outputs adding it, distinct added
     words, % of outputs that only insert words (source kept in order, longer), % unchanged."""
-    added = [added_words(s, o) for s, o in zip(sources, outputs)]
-    counts = Counter(word for found in added for word in found)
+    pairs = [(words(s), words(o)) for s, o in zip(sources, outputs)]
+    counts = Counter(word for s, o in pairs for word in sorted(set(o) - set(s)))  # sorted: ties resolve the same every run
     top, top_count = counts.most_common(1)[0] if counts else ("-", 0)
-    inserting = sum(len(words(o)) > len(words(s)) and is_subsequence(words(s), words(o)) for s, o in zip(sources, outputs))
-    unchanged = sum(words(s) == words(o) for s, o in zip(sources, outputs))
+    inserting = sum(len(o) > len(s) and is_subsequence(s, o) for s, o in pairs)
+    unchanged = sum(s == o for s, o in pairs)
     n = len(outputs)
     return {"top_word": top, "top_share": 100.0 * top_count / n, "distinct_added": len(counts),
             "insert_only": 100.0 * inserting / n, "unchanged": 100.0 * unchanged / n,
