@@ -103,10 +103,10 @@ def interpolation_table(report: dict, paths: int = 2) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="runs/python-lines-stage11/model", help="trained model folder")
+    parser.add_argument("--model", default="runs/python-lines-stage13/model", help="trained model folder")
     parser.add_argument("--earlier-stage", action="append", default=None,
                         help="model folder the training continued from, for the card's training minutes (repeatable; "
-                             "default: every earlier stage's run folder, runs/python-lines-stage10/model back to "
+                             "default: every earlier stage's run folder, runs/python-lines-stage12/model back to "
                              "runs/regularizers/python-mmd/model)")
     parser.add_argument("--earlier-minutes", type=int, default=0,
                         help="training minutes of earlier stages whose run folders are gone (from their card); "
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     editor.lexicon = None  # words of code are no vocabulary to hold edits to (latentedit.lexicon): not shipped
     model_dir = Path(args.model)
     stages = args.earlier_stage if args.earlier_stage is not None or args.earlier_minutes else [
+        "runs/python-lines-stage12/model", "runs/python-lines-stage11/model",
         "runs/python-lines-stage10/model", "runs/python-lines-stage8-noise/model",
         "runs/python-lines-stage8/model", "runs/python-lines-extra/model", "runs/python-lines-latent-noise/model",
         "runs/python-lines-stage5/model", "runs/python-lines-stage4/model",
@@ -203,10 +204,14 @@ standard library, so another Python version gives a slightly different corpus):
     python -m trainers.train trainers/configs/python_lines_stage8_noise.toml # stage 9: 1,000 more, noise 0.6
     python -m trainers.train trainers/configs/python_lines_stage10.toml     # stage 10: 5,150 more (100 minutes)
     python -m trainers.train trainers/configs/python_lines_stage11.toml     # stage 11: 1,000 more, noise 0.6
+    python -m trainers.train trainers/configs/python_lines_stage12.toml     # stage 12: 4,100 more (80 minutes)
+    python -m trainers.train trainers/configs/python_lines_stage13.toml     # stage 13: 1,000 more, noise 0.6
     {build_command}
 
-1,000 + 3,000 + 5,000 + 6,000 + 6,000 + 6,000 + 3,000 + 8,000 + 8,000 + 1,000 + 5,150 + 1,000 steps of batch 128,
-about {train_minutes} minutes of training on a 2-core CPU machine (bf16 autocast), no GPU. Stage 6
+1,000 + 3,000 + 5,000 + 6,000 + 6,000 + 6,000 + 3,000 + 8,000 + 8,000 + 1,000 + 5,150 + 1,000 + 4,100 + 1,000
+steps of batch 128,
+about {train_minutes} minutes of training on a 2-core CPU machine, no GPU (stages 7 to 13 in fp32: the
+configs ask for bf16 autocast, which the trainer leaves off on a CPU without native bf16). Stage 6
 adds Gaussian noise (standard deviation 0.4) to the code the decoder reads (`latent_noise`), so that
 the decoder writes one line across a region around each code. It was chosen on the valid split
 (benchmarks/results/python_noise.md): the most interpolation points that parse among the continued
@@ -221,7 +226,9 @@ and lost slerp validity; stage 9, 1,000 steps at noise 0.6, gives 1.1 points of 
 validity: within a point of stage 7's accuracy (86.8%) with more valid points (82.0% / 84.3% slerp /
 lerp against 81.0% / 82.2%; benchmarks/results/python_stage8.md). Stages 10 and 11 repeat that pair:
 5,150 more steps at noise 0.4 (100 minutes), then 1,000 at noise 0.6
-(benchmarks/results/python_stage11.md compares them with stage 9 on the valid split).
+(benchmarks/results/python_stage11.md compares them with stage 9 on the valid split), and stages
+12 and 13 repeat it once more: 4,100 steps at noise 0.4 (80 minutes), then 1,000 at noise 0.6
+(benchmarks/results/python_stage13.md compares them with stage 11).
 
 **Limits.** Under-trained against the goals it was built for (reconstruction token accuracy
 >= 95% and >= 95% valid interpolation points): see the metrics below, measured on the test split.
