@@ -48,20 +48,20 @@ def is_subsequence(short: list[str], long: list[str]) -> bool:
     return all(word in rest for word in short)
 
 
-def added_words(source: str, output: str) -> set[str]:
-    """The word types ``output`` holds and ``source`` does not.
+def added_words(source: list[str], output: list[str]) -> set[str]:
+    """The word types ``output`` holds and ``source`` does not (both as :func:`words` gives them).
 
-    >>> sorted(added_words("the food was cold .", "the food was great cold ."))
+    >>> sorted(added_words(words("the food was cold ."), words("the food was great cold .")))
     ['great']
     """
-    return set(words(output)) - set(words(source))
+    return set(output) - set(source)
 
 
 def half_figures(sources: list[str], outputs: list[str]) -> dict:
     """The added-word figures of one half: top added word and % of outputs adding it, distinct added
     words, % of outputs that only insert words (source kept in order, longer), % unchanged."""
     pairs = [(words(s), words(o)) for s, o in zip(sources, outputs)]
-    counts = Counter(word for s, o in pairs for word in sorted(set(o) - set(s)))  # sorted: ties resolve the same every run
+    counts = Counter(word for s, o in pairs for word in sorted(added_words(s, o)))  # sorted: ties resolve the same every run
     top, top_count = counts.most_common(1)[0] if counts else ("-", 0)
     inserting = sum(len(o) > len(s) and is_subsequence(s, o) for s, o in pairs)
     unchanged = sum(s == o for s, o in pairs)

@@ -439,7 +439,7 @@ def test_anchor_dev_measures_known_words_and_beams(data_root, lexicon_model_fold
 
 def test_edit_words_counts_what_outputs_add():
     edit_words = _load("edit_words")
-    assert edit_words.added_words("it 's cold .", "It's great, cold.") == {"great", ","}
+    assert edit_words.added_words(edit_words.words("it 's cold ."), edit_words.words("It's great, cold.")) == {"great", ","}
     assert edit_words.is_subsequence(["a", "c"], ["a", "b", "c"]) and not edit_words.is_subsequence(["c", "a"], ["a", "c"])
     sources = ["the food was cold .", "the staff was rude .", "the room was bad ."]
     figures = edit_words.half_figures(sources, ["the food was great cold .", "the staff was great .", sources[2]])
