@@ -1,7 +1,7 @@
 """What the fine-tune experiments here share: rows of an encoded corpus, the teacher-forced
 decoding loss, the warm-up + cosine-in-time schedule, and (for the decoder-only ones,
-`bt_finetune.py`, `cycle_finetune.py`, `bt_soup.py`) freezing everything that makes a code and
-saving the result beside the shipped model's heads and directions."""
+`bt_finetune.py`, `cycle_finetune.py`, `bt_soup.py`, `syntax_selftrain.py`) freezing everything that
+makes a code, and saving the result beside the shipped default model's heads and directions."""
 
 import math
 import shutil
