@@ -1,7 +1,8 @@
 """What the fine-tune experiments here share: rows of an encoded corpus, the teacher-forced
-decoding loss, the warm-up + cosine-in-time schedule, and (for the decoder-only ones,
-`bt_finetune.py`, `cycle_finetune.py`, `bt_soup.py`, `syntax_selftrain.py`) freezing everything that
-makes a code, and saving the result beside the shipped default model's heads and directions."""
+decoding loss, the warm-up + cosine-in-time schedule, and for the decoder-only ones freezing
+everything that makes a code (`bt_finetune.py`, `cycle_finetune.py`, `syntax_selftrain.py`) and
+saving the result beside the shipped default model's heads and directions (the first two and
+`bt_soup.py`)."""
 
 import math
 import shutil
