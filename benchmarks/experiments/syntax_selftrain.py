@@ -27,6 +27,7 @@ from finetuning import decoder_parameters, decoding_loss, rows, schedule  # this
 
 from latentedit import LatentEditor
 from latentedit.editor import lerp, slerp
+from latentedit.evaluation import posterior
 from latentedit.model_folder import save_model
 
 CORPUS = Path("runs/regularizers/python-corpus")
@@ -60,30 +61,21 @@ def generate(count: int, out: Path) -> None:
             print(f"{done + len(pairs)} points, {time.time() - start:.0f}s", flush=True)
 
 
-def posterior(model, encoded) -> tuple[torch.Tensor, torch.Tensor]:
-    means, logvars = [], []
-    with torch.no_grad():
-        for i in range(0, len(encoded.ids), CHUNK):
-            mean, logvar = model.encode(*rows(encoded, torch.arange(i, min(i + CHUNK, len(encoded.ids)))))
-            means.append(mean)
-            logvars.append(logvar)
-    return torch.cat(means), torch.cat(logvars)
-
-
 def finetune(points_file: Path, minutes: float, out: Path, point_noise: float | None = None) -> None:
     """``point_noise``: the noise added to the points' codes (default: the model's latent noise)."""
     editor = LatentEditor.load("python-lines")
     model, tokenizer = editor.model, editor.tokenizer
     points = [json.loads(line) for line in points_file.open(encoding="utf-8")]
+    shape = (model.config.latent_tokens, model.config.latent_dim)  # one code: (K, dz)
     ends = tokenizer.encode([p[end] for p in points for end in ("a", "b")], model.config.max_length)
-    end_means, _ = posterior(model, ends)
-    end_means = end_means.view(len(points), 2, *end_means.shape[1:])
-    point_codes = torch.stack([(slerp if p["method"] == "slerp" else lerp)(a.flatten(), b.flatten(), p["t"]).view_as(a)
-                               for p, (a, b) in zip(points, end_means)])  # (P, K, dz)
+    end_means = posterior(model, ends.ids, ends.mask, CHUNK)[0].view(len(points), 2, -1)  # (P, 2, K*dz)
+    point_codes = torch.stack([(slerp if p["method"] == "slerp" else lerp)(a, b, p["t"])
+                               for p, (a, b) in zip(points, end_means)]).view(len(points), *shape)  # (P, K, dz)
     point_targets = tokenizer.encode([p["text"] for p in points], model.config.max_length)
     texts = random.Random(1).sample(train_lines(), RECONSTRUCTIONS)
     rec_targets = tokenizer.encode(texts, model.config.max_length)
-    rec_means, rec_logvars = posterior(model, rec_targets)
+    rec_means, rec_logvars = (flat.view(len(texts), *shape)
+                              for flat in posterior(model, rec_targets.ids, rec_targets.mask, CHUNK))
     noise = model.config.latent_noise
     point_noise = noise if point_noise is None else point_noise
     print(f"{len(points)} points, {len(texts)} reconstruction lines, latent noise {noise}, on points {point_noise}", flush=True)
